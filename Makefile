@@ -1,0 +1,29 @@
+# Two commands on a fresh machine:
+#   make demo   set up .venv, probe a built-in model on this machine, plan against bundled prices
+#   make test   set up .venv and run the test suite
+VENV := .venv
+PY := $(VENV)/bin/python
+# CI and these machines install torch's CPU build from local disk; on your own machine
+# `make setup TORCH=torch` takes whatever torch build suits it.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/batchfit plan --model gpt-tiny --tokens 2000000000 --ref-batch 64 --ref-lr 6e-4 \
+		--budget 500 --deadline 24 --spot
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,170 @@
+"""Enumerate and price every (offer, global batch) candidate.
+
+For each offer the whole instance is rented and every GPU in it runs data parallel. A global
+batch B gives each GPU B/n samples; when that exceeds what fits in the GPU's memory the step
+accumulates k micro-batches. Step time, memory and the retuned LR depend only on
+(GPU, GPU count, global batch), so they are computed once and shared by every offer of that shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from planner import priors
+from planner.contracts.plan import Candidate, Exclusion, LrChoice
+from planner.contracts.probe import MemoryFit, Provenance
+from planner.contracts.request import PlanRequest
+from planner.cost import run_cost
+from planner.efficiency import SampleModel
+from planner.lr import retune
+from planner.memory import MemoryLimit, largest_batch
+from planner.perf import StepTimeModel
+from providers.schema import GpuSpec, Offer
+
+
+def global_batches(reference_batch: int, noise_scale_known: bool) -> list[int]:
+    """Powers of two from B0/8 to B0*64 (B0*8 while samples are held fixed), and B0 itself."""
+    low = max(1, reference_batch // priors.BATCH_RANGE_BELOW)
+    above = priors.BATCH_RANGE_ABOVE if noise_scale_known else priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED
+    high = reference_batch * above
+    sizes = {reference_batch}
+    b = 1
+    while b <= high:
+        if b >= low:
+            sizes.add(b)
+        b *= 2
+    return sorted(sizes)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a candidate costs per step, independent of the price."""
+
+    per_gpu_batch: int
+    accumulation: int
+    global_batch: int
+    step_time_s: float
+    provenance: Provenance
+    steps: int
+    samples: float
+    memory_bytes: float
+    lr: LrChoice
+    notes: tuple[str, ...]
+
+
+def split_batch(global_batch: int, n_gpus: int, fits: int) -> tuple[int, int] | None:
+    """(micro-batch per GPU, accumulation) for a global batch, or None if it can't be split evenly."""
+    if global_batch % n_gpus:
+        return None
+    per_gpu = global_batch // n_gpus
+    accumulation = math.ceil(per_gpu / fits)
+    while per_gpu % accumulation:
+        accumulation += 1
+    return per_gpu // accumulation, accumulation
+
+
+class CandidateBuilder:
+    def __init__(self, request: PlanRequest, fit: MemoryFit, steps_model: StepTimeModel,
+                 sample_model: SampleModel, gpus: dict[str, GpuSpec]) -> None:
+        self.request = request
+        self.fit = fit
+        self.perf = steps_model
+        self.samples = sample_model
+        self.gpus = gpus
+        self.batches = global_batches(request.reference.batch_size, sample_model.b_noise is not None)
+        self._limits: dict[str, MemoryLimit] = {}
+        self._shapes: dict[tuple[str, int], list[Shape]] = {}
+
+    def limit(self, gpu: GpuSpec) -> MemoryLimit:
+        if gpu.name not in self._limits:
+            self._limits[gpu.name] = largest_batch(self.fit, gpu.memory_bytes)
+        return self._limits[gpu.name]
+
+    def shapes(self, gpu: GpuSpec, n_gpus: int) -> list[Shape]:
+        key = (gpu.name, n_gpus)
+        if key not in self._shapes:
+            self._shapes[key] = list(self._make_shapes(gpu, n_gpus))
+        return self._shapes[key]
+
+    def _make_shapes(self, gpu: GpuSpec, n_gpus: int) -> Iterator[Shape]:
+        fits = self.limit(gpu).largest_batch
+        b_noise = self.samples.b_noise
+        for batch in self.batches:
+            split = split_batch(batch, n_gpus, fits)
+            if split is None:
+                continue
+            micro, accumulation = split
+            step = self.perf.predict(gpu, n_gpus, micro, accumulation)
+            notes: list[str] = []
+            if accumulation > 1:
+                notes.append(f"accumulates {accumulation} micro-batches of {micro}: {fits} fit per GPU")
+            if b_noise is not None and batch > priors.BEYOND_CRITICAL_FACTOR * b_noise:
+                gain = self.samples.step_gain_vs_double(batch / 2)
+                notes.append(f"far beyond the critical batch {b_noise:,.0f}: doubling to here saves {gain:.0%} of steps")
+            steps = self.samples.steps(batch)
+            yield Shape(
+                per_gpu_batch=micro,
+                accumulation=accumulation,
+                global_batch=batch,
+                step_time_s=step.seconds,
+                provenance=step.provenance,
+                steps=steps,
+                samples=float(steps * batch),
+                memory_bytes=self.limit(gpu).bytes_at(micro),
+                lr=retune(self.request.reference, batch, b_noise),
+                notes=tuple(notes),
+            )
+
+    def exclusion(self, offer: Offer) -> Exclusion | None:
+        gpu = self.gpus[offer.gpu]
+        if offer.gpu_count > self.request.max_gpus:
+            return Exclusion(offer=_describe(offer), reason=f"{offer.gpu_count} GPUs exceed --max-gpus {self.request.max_gpus}")
+        limit = self.limit(gpu)
+        if limit.largest_batch < 1:
+            need = limit.bytes_at(1) / 1e9
+            return Exclusion(
+                offer=_describe(offer),
+                reason=f"batch 1 needs {need:.1f} GB but {gpu.name} leaves {limit.usable_bytes / 1e9:.1f} GB usable",
+            )
+        return None
+
+    def candidates(self, offer: Offer, first_id: int) -> list[Candidate]:
+        gpu = self.gpus[offer.gpu]
+        out: list[Candidate] = []
+        for shape in self.shapes(gpu, offer.gpu_count):
+            cost = run_cost(shape.steps * shape.step_time_s, offer.price_per_hour, offer.market, offer.billing_seconds)
+            deadline = self.request.deadline_hours
+            budget = self.request.budget_usd
+            out.append(Candidate(
+                id=first_id + len(out),
+                provider=offer.provider,
+                instance=offer.instance,
+                region=offer.region,
+                market=offer.market,
+                gpu=offer.gpu,
+                gpu_count=offer.gpu_count,
+                price_per_hour=offer.price_per_hour,
+                per_gpu_batch=shape.per_gpu_batch,
+                accumulation=shape.accumulation,
+                global_batch=shape.global_batch,
+                step_time_s=shape.step_time_s,
+                step_time_provenance=shape.provenance,
+                samples_per_s=shape.global_batch / shape.step_time_s,
+                steps=shape.steps,
+                samples=shape.samples,
+                hours=cost.hours,
+                cost_usd=cost.cost_usd,
+                memory_per_gpu_bytes=shape.memory_bytes,
+                memory_limit_bytes=self.limit(gpu).usable_bytes,
+                lr=shape.lr,
+                meets_deadline=deadline is None or cost.hours <= deadline,
+                meets_budget=budget is None or cost.cost_usd <= budget,
+                notes=list(shape.notes),
+            ))
+        return out
+
+
+def _describe(offer: Offer) -> str:
+    return f"{offer.provider} {offer.instance} {offer.market} ({offer.region})"

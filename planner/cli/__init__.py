@@ -1,0 +1,1 @@
+"""The `batchfit` command line: one module per subcommand, each with register(subparsers)."""

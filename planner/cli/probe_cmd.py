@@ -1,0 +1,110 @@
+"""`batchfit probe`: sweep batch sizes of a model on this machine and save the ProbeReport.
+
+torch is imported only when a probe runs, so `plan --from-probe` never loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from planner.contracts.probe import ProbeReport
+from planner.errors import ProbeFailed
+from planner.report_file import save_probe_report
+
+
+def add_probe_arguments(p: argparse.ArgumentParser, model_group: argparse._MutuallyExclusiveGroup | None = None) -> None:
+    (model_group or p).add_argument("--model", metavar="NAME|pkg.mod:factory",
+                                    help="a preset (mlp, gpt-tiny, gpt2-small, resnet50, ...) or your factory")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default=None,
+                   help="bf16 = autocast (default: fp32 on a CPU, bf16 on CUDA)")
+    p.add_argument("--kernels", choices=["torch", "triton"], default="torch",
+                   help="optimizer and collate: torch's or batchfit's fused Triton kernels")
+    p.add_argument("--seq-len", type=int, default=None, help="tokens per sample (sequence presets)")
+    p.add_argument("--data", metavar="PATH", help=".npy/.pt token ids for the GPT presets")
+    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing (transformers)")
+    p.add_argument("--max-batch", type=int, default=None, help="largest batch to try")
+    p.add_argument("--time-limit", type=float, default=120.0, help="seconds for the whole sweep")
+    p.add_argument("--plateau-gain", type=float, default=0.05,
+                   help="stop once doubling the batch gains less than this fraction of throughput (-1: never)")
+    p.add_argument("--memory-cap", type=float, default=None, metavar="GB",
+                   help="CPU only: memory that stands in for a device's (default: half the RAM, at most 8 GiB)")
+    p.add_argument("--isolate", action="store_true", help="run each point in its own subprocess")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from its log")
+
+
+def _print_event(event: object) -> None:
+    kind = getattr(event, "kind")
+    text = getattr(event, "text")
+    point = getattr(event, "point")
+    if kind == "point-done" and point is not None:
+        if point.status == "ok":
+            text = (f"batch {point.batch_size:>5}: {point.step_time_s * 1e3:9.1f} ms/step, "
+                    f"{point.samples_per_s:10.1f} samples/s, peak {(point.peak_memory_bytes or 0) / 2**20:,.0f} MiB")
+        else:
+            text = f"batch {point.batch_size:>5}: {point.status} ({point.reason})"
+    if kind == "done":
+        text = f"stopped: {text}"
+    if text and kind != "point-started":
+        sys.stderr.write(f"probe: {text}\n")
+
+
+def probe_from_args(args: argparse.Namespace) -> ProbeReport:
+    """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out."""
+    from planner.probe import ProbeConfig, run_probe
+
+    out = Path(args.out) if getattr(args, "out", None) else None
+    config = ProbeConfig(
+        model=args.model,
+        seq_len=args.seq_len,
+        checkpointing=args.checkpointing,
+        data=Path(args.data) if args.data else None,
+        device=args.device,
+        precision=args.precision or ("fp32" if args.device == "cpu" else _auto_precision()),
+        kernels=args.kernels,
+        max_batch=args.max_batch,
+        time_limit_s=args.time_limit,
+        plateau_gain=args.plateau_gain,
+        memory_cap_bytes=int(args.memory_cap * 1e9) if args.memory_cap else None,
+        log_path=out.with_name(out.name + ".points.jsonl") if out else None,
+        resume=args.resume,
+        isolate=args.isolate,
+    )
+    report = run_probe(config, on_event=_print_event)
+    if out:
+        save_probe_report(report, out)
+        sys.stderr.write(f"probe: report saved to {out}\n")
+    if not report.ok_points():
+        raise ProbeFailed(f"no batch size ran ({report.stop_reason}); see the points above")
+    return report
+
+
+def _auto_precision() -> str:
+    import torch
+
+    return "bf16" if torch.cuda.is_available() else "fp32"
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.model:
+        from planner.errors import BadInput
+
+        raise BadInput("no model: give --model NAME (see `batchfit probe --help`) or pkg.module:factory")
+    report = probe_from_args(args)
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        best = report.best_point()
+        sys.stdout.write(f"{report.model.id} on {report.device.name}: stopped ({report.stop_reason}); ")
+        sys.stdout.write(f"best {best.samples_per_s:,.1f} samples/s at batch {best.batch_size}\n" if best else "no point\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("probe", help="measure throughput and memory over batch sizes on this machine")
+    add_probe_arguments(p)
+    p.add_argument("--out", metavar="FILE", help="save the ProbeReport here (and a .points.jsonl log beside it)")
+    p.add_argument("--json", action="store_true", help="print only the report JSON on stdout")
+    p.set_defaults(run=run)

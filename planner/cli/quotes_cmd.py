@@ -1,0 +1,156 @@
+"""`batchfit quotes`: cloud GPU offers, filtered, ranked by price, or by price per sample with `--probe`.
+
+Prices come from `providers.load_catalog` (bundled tables, refreshed cache, `--prices` CSV).
+`--refresh aws|azure|all` fetches live prices into the cache first. `--json` prints only JSON on
+stdout; warnings (stale tables, dropped rows, failed refreshes) always go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from planner.errors import BadInput
+from providers.aws import refresh_aws
+from providers.azure import refresh_azure
+from providers.catalog import load_catalog
+from providers.errors import QuoteFilterError
+from providers.quotes import SORT_KEYS, Quote, QuoteFilter, SortKey, Throughput, find_quotes
+from providers.schema import CATALOG_SCHEMA_VERSION, Catalog
+
+REFRESH_CHOICES = ("aws", "azure", "all")
+
+
+def _positive(kind: type, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 ({what})")
+        return value
+
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "quotes",
+        help="list cloud GPU offers with their prices and the age of each price",
+        description="List GPU offers from the bundled, refreshed and your own price tables.",
+    )
+    p.add_argument("--gpu", metavar="NAME", help="GPU name or generation, e.g. H100, A100-80GB, hopper")
+    p.add_argument("--gpu-count", type=_positive(int, "a whole number of GPUs"), metavar="N")
+    p.add_argument("--provider", metavar="P", help="provider id, or a comma list (aws,gcp,azure,lambda,...)")
+    p.add_argument("--region", metavar="R", help="provider region, e.g. us-east-1 ('any' for global prices)")
+    market = p.add_mutually_exclusive_group()
+    market.add_argument("--spot", dest="market", action="store_const", const="spot", help="spot offers only")
+    market.add_argument("--on-demand", dest="market", action="store_const", const="on-demand", help="on-demand only")
+    p.add_argument("--min-gpu-mem", type=_positive(float, "GB per GPU"), metavar="GB", help="memory per GPU, GB")
+    p.add_argument("--max-price", type=_positive(float, "USD per instance-hour"), metavar="USD",
+                   help="highest USD per instance-hour")
+    p.add_argument("--sort", choices=SORT_KEYS, default=None,
+                   help="price, gpu-price, per-sample or samples-per-dollar (default: per-sample with --probe, else price)")
+    p.add_argument("--probe", metavar="report.json", help="saved probe report: adds samples/s and $ per M samples")
+    p.add_argument("--refresh", choices=REFRESH_CHOICES, help="fetch live prices into the cache first")
+    p.add_argument("--prices", metavar="my.csv", help="your own prices (same columns as pricing/offers.csv)")
+    p.add_argument("--json", action="store_true", help="print JSON only (warnings still go to stderr)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    today = dt.date.today()
+    notes = _refresh(args.refresh) if args.refresh else []
+    catalog = load_catalog(user_csv=Path(args.prices) if args.prices else None, today=today)
+    notes += [f"warning: {w}" for w in catalog.warnings]
+    flt = QuoteFilter(
+        gpu=args.gpu,
+        gpu_count=args.gpu_count,
+        min_gpu_memory_gb=args.min_gpu_mem,
+        providers=tuple(p for p in args.provider.split(",") if p.strip()) if args.provider else None,
+        region=args.region,
+        market=args.market,
+        max_price_per_hour=args.max_price,
+    )
+    throughput = _throughput(Path(args.probe), catalog) if args.probe else None
+    sort: SortKey = args.sort or ("per-sample" if throughput else "price")
+    try:
+        quotes = find_quotes(catalog, flt, sort=sort, throughput=throughput, today=today)
+    except QuoteFilterError as exc:
+        raise BadInput(str(exc)) from None
+    except ValueError as exc:
+        raise BadInput(f"cannot predict throughput from {args.probe}: {exc}; re-run `batchfit probe`") from None
+    if not quotes:
+        notes.append("no offers match these filters; loosen them or run `batchfit quotes` to see all")
+    for note in notes:
+        sys.stderr.write(f"batchfit: {note}\n")
+    if args.json:
+        sys.stdout.write(json.dumps(_document(catalog, flt, sort, quotes, today), indent=2) + "\n")
+    else:
+        _print_table(quotes, with_throughput=throughput is not None)
+    return 0
+
+
+def _refresh(which: str) -> list[str]:
+    """Run the live refreshers against the bundled offers; every outcome becomes one stderr line."""
+    bundled = load_catalog(use_cache=False)
+    sources = ("aws", "azure") if which == "all" else (which,)
+    notes: list[str] = []
+    for source in sources:
+        report = refresh_aws(bundled.offers) if source == "aws" else refresh_azure(bundled.offers)
+        notes += [f"warning: {w}" for w in report.warnings]
+        if report.path:
+            notes.append(f"{source}: refreshed {report.offers} prices into {report.path}")
+    return notes
+
+
+def _throughput(path: Path, catalog: Catalog) -> Throughput:
+    """Samples/s per offer from the planner's performance model and a saved probe report."""
+    from planner.gpu_match import match_local_gpu
+    from planner.perf import samples_per_second
+    from planner.report_file import load_probe_report
+
+    report = load_probe_report(path)
+    precision = report.settings.precision
+    local = match_local_gpu(report.device, catalog.gpus)
+    return lambda offer, spec: samples_per_second(report, spec, offer.gpu_count, precision, local_gpu=local)
+
+
+def _document(catalog: Catalog, flt: QuoteFilter, sort: str, quotes: list[Quote], today: dt.date) -> dict:
+    return {
+        "schema_version": CATALOG_SCHEMA_VERSION,
+        "today": today.isoformat(),
+        "sort": sort,
+        "filters": flt.model_dump(mode="json", exclude_none=True),
+        "quotes": [q.model_dump(mode="json") for q in quotes],
+        "tables": [t.model_dump(mode="json") for t in catalog.tables],
+        "warnings": catalog.warnings,
+    }
+
+
+def _print_table(quotes: list[Quote], *, with_throughput: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, header_style="bold")
+    for name in ("provider", "instance", "region", "market", "GPUs"):
+        table.add_column(name, no_wrap=True)
+    for name in ("$/hour", "$/GPU-hour") + (("samples/s", "$/M samples") if with_throughput else ()) + ("price age",):
+        table.add_column(name, justify="right", no_wrap=True)
+    for q in quotes:
+        o = q.offer
+        cells = [o.provider, o.instance, o.region, o.market, f"{o.gpu_count}x {o.gpu}",
+                 f"{o.price_per_hour:.3f}", f"{q.usd_per_gpu_hour:.3f}"]
+        if with_throughput:
+            cells += [_maybe(q.samples_per_s, "{:.1f}"), _maybe(q.usd_per_million_samples, "{:.3f}")]
+        cells.append(f"{q.price_age_days} d")
+        table.add_row(*cells)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def _maybe(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)

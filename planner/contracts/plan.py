@@ -1,0 +1,121 @@
+"""Plan: every candidate priced, the (hours, dollars) Pareto frontier, and the recommendation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.contracts.probe import KernelsChoice, MemoryFit, NoiseScale, Provenance
+from planner.contracts.request import PlanRequest
+from providers.schema import Market, PriceTable
+
+PLAN_SCHEMA_VERSION = 1
+
+Policy = Literal["cheapest-within-deadline", "fastest-within-budget", "knee"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LrChoice(_Strict):
+    """Optimizer settings retuned from the reference run to this candidate's global batch."""
+
+    lr: float
+    rule: str = Field(description="the rule that made lr, e.g. 'sqrt (Malladi et al. 2022)'")
+    ratio: float = Field(description="lr / reference lr")
+    betas: tuple[float, float] | None = None
+    eps: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    warmup_steps: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Candidate(_Strict):
+    id: int
+    provider: str
+    instance: str
+    region: str
+    market: Market
+    gpu: str
+    gpu_count: int
+    price_per_hour: float
+    per_gpu_batch: int
+    accumulation: int = Field(description="micro-batches accumulated per optimizer step")
+    global_batch: int
+    step_time_s: float = Field(description="seconds per optimizer step, all micro-batches and the all-reduce")
+    step_time_provenance: Provenance
+    samples_per_s: float
+    steps: int
+    samples: float
+    hours: float
+    cost_usd: float
+    memory_per_gpu_bytes: float
+    memory_limit_bytes: float
+    lr: LrChoice
+    meets_deadline: bool
+    meets_budget: bool
+    notes: list[str] = Field(default_factory=list)
+
+    def label(self) -> str:
+        spot = " spot" if self.market == "spot" else ""
+        return f"{self.provider} {self.instance}{spot} ({self.region}) x{self.gpu_count} B={self.global_batch}"
+
+
+class Recommendation(_Strict):
+    policy: Policy
+    candidate_id: int
+    reason: str
+    bound_by: str = Field(description="which limit decided it: deadline, budget, frontier, or none")
+
+
+class ProbeSummary(_Strict):
+    model_id: str
+    params: int
+    device: str
+    precision: str
+    kernels: KernelsChoice
+    data: str
+    best_batch: int | None
+    best_samples_per_s: float | None
+    memory_fit: MemoryFit | None
+    noise_scale: NoiseScale | None
+
+
+class StatisticalEfficiency(_Strict):
+    """How many samples and steps each global batch needs to match the reference run."""
+
+    mode: Literal["samples-fixed", "noise-scale"]
+    reference_samples: float
+    b_noise: float | None = None
+    e_min: float | None = Field(default=None, description="samples needed at a vanishing batch")
+    s_min: float | None = Field(default=None, description="steps needed at an infinite batch")
+    explanation: str
+
+
+class Exclusion(_Strict):
+    offer: str
+    reason: str
+
+
+class Plan(_Strict):
+    schema_version: int = PLAN_SCHEMA_VERSION
+    created_at: dt.datetime
+    request: PlanRequest
+    probe: ProbeSummary
+    statistical_efficiency: StatisticalEfficiency
+    candidates: list[Candidate]
+    pareto: list[int] = Field(description="candidate ids on the (hours, dollars) frontier, fastest first")
+    recommendation: Recommendation | None
+    alternatives: list[Recommendation] = Field(default_factory=list)
+    infeasible: list[str] = Field(default_factory=list, description="why nothing met the limits, when so")
+    excluded: list[Exclusion] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    price_tables: list[PriceTable]
+
+    def candidate(self, candidate_id: int) -> Candidate:
+        return next(c for c in self.candidates if c.id == candidate_id)

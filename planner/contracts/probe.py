@@ -1,0 +1,169 @@
+"""ProbeReport: what the probe measured on the local device, with the provenance of every figure.
+
+A report saved to disk is planned against later without a GPU and without torch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.contracts.request import Precision
+
+PROBE_SCHEMA_VERSION = 1
+
+PointStatus = Literal["ok", "oom", "error", "skipped"]
+Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived"]
+KernelsChoice = Literal["torch", "triton"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceInfo(_Strict):
+    kind: Literal["cpu", "cuda"]
+    name: str
+    count: int = 1
+    memory_bytes: int | None = Field(description="usable device memory; on a CPU the memory cap that stands in for it")
+    memory_source: Literal["device", "cap", "unknown"]
+    gpu_spec: str | None = Field(default=None, description="the catalog GpuSpec this device matched, if any")
+    peak_tflops: float | None = Field(default=None, description="dense ceiling for the probe's precision")
+    bandwidth_gbs: float | None = None
+
+
+class Software(_Strict):
+    python: str
+    torch: str
+    triton: str | None = None
+    cuda: str | None = None
+    batchfit: str
+    platform: str
+
+
+class DataInfo(_Strict):
+    kind: Literal["real", "synthetic"]
+    source: str = Field(description="what the samples are, e.g. 'Python stdlib sources, byte-level'")
+
+
+class ModelInfo(_Strict):
+    id: str
+    params: int
+    trainable_params: int
+    seq_len: int | None = Field(default=None, description="tokens per sample for sequence models")
+    flops_per_sample: float | None = Field(default=None, description="forward + backward FLOPs for one sample")
+    flops_provenance: Provenance | None = None
+    data: DataInfo
+
+
+class ProbeSettings(_Strict):
+    precision: Precision
+    kernels: KernelsChoice
+    optimizer: str
+    max_batch: int | None
+    time_limit_s: float
+    memory_cap_bytes: int | None
+    warmup_steps: int
+    timed_steps: int
+    plateau_gain: float = Field(description="stop once doubling the batch gains less than this fraction")
+    start_batch: int = 1
+    point_time_limit_s: float | None = Field(default=None, description="cap on one point's timed steps")
+    refine_multiple: int = Field(default=8, description="binary refinement after an OOM stops at this granularity")
+    safety_margin: float = Field(default=0.0, description="fraction of memory kept free below the OOM boundary")
+    isolate: bool = Field(default=False, description="each point ran in its own subprocess")
+    activation_checkpointing: bool = False
+
+
+class ProbePoint(_Strict):
+    batch_size: int = Field(ge=1)
+    status: PointStatus
+    reason: str | None = None
+    step_time_s: float | None = Field(default=None, description="median of the timed steps, seconds")
+    step_time_min_s: float | None = None
+    step_time_max_s: float | None = None
+    timed_steps: int = 0
+    samples_per_s: float | None = None
+    peak_memory_bytes: int | None = None
+    memory_provenance: Provenance | None = None
+    predicted_memory_bytes: int | None = Field(default=None, description="fake-tensor trace of the step, no allocation")
+    achieved_tflops: float | None = Field(default=None, description="flops_per_sample * samples_per_s (derived)")
+    mfu: float | None = Field(default=None, description="achieved_tflops / device peak (derived)")
+    resumed: bool = Field(default=False, description="read back from an earlier run's point log, not re-measured")
+
+
+class MemoryFit(_Strict):
+    """M(B) = static_bytes + B * per_sample_bytes, least squares over the points."""
+
+    static_bytes: float
+    per_sample_bytes: float
+    points_used: int
+    max_relative_residual: float
+    provenance: Provenance = "fitted"
+
+    def bytes_at(self, batch_size: float) -> float:
+        return self.static_bytes + batch_size * self.per_sample_bytes
+
+    def largest_batch(self, usable_bytes: float) -> int:
+        """Largest batch whose fitted memory stays within usable_bytes (0 if even B=1 does not)."""
+        if self.per_sample_bytes <= 0:
+            return 0 if self.static_bytes > usable_bytes else 1 << 20
+        # the epsilon keeps an exact fit (e.g. 138.0 computed as 137.9999...) from losing a sample
+        return max(0, int((usable_bytes - self.static_bytes) / self.per_sample_bytes + 1e-9))
+
+
+class MemoryCheck(_Strict):
+    """The memory model's largest batch at this device's capacity, against the boundary the sweep found."""
+
+    capacity_bytes: int
+    predicted_largest_batch: int = Field(description="memory_fit.largest_batch(capacity), no margin")
+    last_ok_batch: int | None = None
+    first_oom_batch: int | None = None
+    relative_error: float | None = Field(
+        default=None, description="(predicted - last_ok) / last_ok, when the sweep reached an OOM"
+    )
+    boundary_provenance: Provenance | None = Field(
+        default=None, description="measured: a real OOM or a measured peak over the cap; predicted: the fake trace"
+    )
+    trace_max_relative_error: float | None = Field(
+        default=None, description="largest |predicted - measured| / measured peak over the ok points"
+    )
+
+
+class NoiseScale(_Strict):
+    """Gradient noise scale B_simple = tr(Sigma)/|G|^2 (McCandlish et al. 2018) with its band."""
+
+    b_simple: float = Field(gt=0)
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+    b_small: int
+    b_big: int
+    steps: int
+    provenance: Provenance = "measured"
+
+
+class ProbeReport(_Strict):
+    schema_version: int = PROBE_SCHEMA_VERSION
+    created_at: dt.datetime
+    device: DeviceInfo
+    software: Software
+    model: ModelInfo
+    settings: ProbeSettings
+    points: list[ProbePoint]
+    stop_reason: str
+    memory_fit: MemoryFit | None = None
+    memory_check: MemoryCheck | None = None
+    recommended_max_batch: int | None = Field(
+        default=None, description="largest ok batch whose peak memory is <= (1 - safety_margin) * capacity"
+    )
+    noise_scale: NoiseScale | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+    def ok_points(self) -> list[ProbePoint]:
+        return [p for p in self.points if p.status == "ok"]
+
+    def best_point(self) -> ProbePoint | None:
+        """The measured point with the highest throughput."""
+        ok = [p for p in self.ok_points() if p.samples_per_s]
+        return max(ok, key=lambda p: p.samples_per_s or 0.0, default=None)

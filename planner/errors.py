@@ -1,0 +1,32 @@
+"""Errors that end a command with a one-line message and a documented exit code (never a traceback)."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_NOTHING_FITS = 3
+EXIT_PROBE_FAILED = 4
+
+
+class BatchfitError(Exception):
+    """Base: the message is one line that names the problem and the fix."""
+
+    exit_code = 1
+
+
+class BadInput(BatchfitError):
+    """The user's input is wrong: an unknown preset, a non-positive budget, a malformed file."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ProbeFailed(BatchfitError):
+    """The probe could not measure anything usable (even batch 1 failed, the model raised)."""
+
+    exit_code = EXIT_PROBE_FAILED
+
+
+class NothingFits(BatchfitError):
+    """No candidate meets the budget or the deadline; the message says which limit and by how much."""
+
+    exit_code = EXIT_NOTHING_FITS

@@ -1,0 +1,70 @@
+"""Stated priors: the numbers the planner assumes when nothing measured them.
+
+Every figure a plan derives from one of these is labelled `prior`, and the plan's assumptions
+list repeats the value used, so a reader can see which guesses a recommendation rests on.
+"""
+
+from __future__ import annotations
+
+# Achieved fraction of the dense tensor-core ceiling for transformer/CNN training steps
+# (model FLOPs utilisation). Typical public MFU figures for single-node training with
+# PyTorch eager: 35-50% on A100/H100 in bf16; older and smaller parts do a little worse.
+COMPUTE_EFFICIENCY_BY_GENERATION: dict[str, float] = {
+    "blackwell": 0.35,
+    "hopper": 0.40,
+    "ampere": 0.45,
+    "ada": 0.40,
+    "turing": 0.35,
+    "volta": 0.40,
+    "cdna3": 0.30,
+}
+COMPUTE_EFFICIENCY_DEFAULT = 0.35
+
+# fp32 training runs on the plain FP32 units (torch leaves TF32 matmuls off by default);
+# dense fp32 GEMMs reach about 60-70% of that ceiling.
+FP32_COMPUTE_EFFICIENCY = 0.60
+
+# Memory-bound kernels (the optimizer step) reach about 80% of the datasheet bandwidth.
+BANDWIDTH_EFFICIENCY = 0.80
+
+# AdamW with fp32 params and states, per parameter and step:
+# p, g, m, v read (16 B) + p, m, v written (12 B) = 28 B; zeroing the gradient adds 4 B.
+OPTIMIZER_BYTES_PER_PARAM = 32
+
+# Per-step host overhead (kernel launches, Python) when the probe ran on a CPU and no GPU
+# measurement exists: about 1 ms for a few hundred launches of ~4 us each.
+STEP_OVERHEAD_S = 1.0e-3
+
+# Fraction of the gradient all-reduce hidden behind the backward pass (DDP buckets overlap
+# communication with the remaining backward); measured when a DDP probe ran.
+ALLREDUCE_OVERLAP = 0.5
+
+# Memory the CUDA context, cuBLAS/cuDNN workspaces and allocator fragmentation take before
+# the model's tensors: about 1 GB on recent drivers.
+CUDA_CONTEXT_BYTES = 1.0e9
+
+# Headroom kept below the fitted memory boundary, as a fraction of the GPU's memory.
+MEMORY_MARGIN = 0.10
+
+# Spot capacity is reclaimed with short notice: the expected extra time for interruptions,
+# restarts from the last checkpoint and re-provisioning, as a fraction of the run.
+SPOT_INTERRUPTION_OVERHEAD = 0.15
+
+# Global batch sizes the planner considers, relative to the reference batch. With a measured
+# noise scale, E(B) prices the extra samples a large batch needs, so the range is wide; without
+# one, samples are held fixed, which flatters large batches, so the range stays near B0.
+BATCH_RANGE_BELOW = 8  # down to B0 / 8
+BATCH_RANGE_ABOVE = 64  # up to B0 * 64 with a noise scale
+BATCH_RANGE_ABOVE_SAMPLES_FIXED = 8  # up to B0 * 8 without one
+
+# Without a measured noise scale, show how the choice moves over this range of B_noise.
+NOISE_SCALE_SWEEP = (64.0, 256.0, 1024.0, 4096.0, 16384.0)
+
+# A candidate whose global batch is this many times the critical batch buys few fewer steps.
+BEYOND_CRITICAL_FACTOR = 4.0
+
+
+def compute_efficiency(generation: str, precision: str) -> float:
+    if precision == "fp32":
+        return FP32_COMPUTE_EFFICIENCY
+    return COMPUTE_EFFICIENCY_BY_GENERATION.get(generation, COMPUTE_EFFICIENCY_DEFAULT)

@@ -1,0 +1,316 @@
+"""The probe sweep: batch sizes in powers of two until memory, time or throughput says stop.
+
+1. From `start_batch`, double while each point fits: stop at the first OOM, at `max_batch`,
+   at the time limit, or once doubling gains less than `plateau_gain` throughput (plateau).
+2. After an OOM only, bisect between the last size that fit and the first that did not, down
+   to a multiple of `refine_multiple`.
+3. Fit M(B) = M_static + B * m_sample, recommend the largest ok batch that leaves
+   `safety_margin` of the memory free, and check the fit against the boundary found.
+
+On a CPU a memory cap stands in for device memory: each point's peak is first predicted on
+fake tensors and a point over the cap is marked `oom` without allocating it. Every finished
+point is logged at once; an interrupted sweep returns what it measured, and `resume` picks up
+from the log. Sizes the sweep did not reach are listed as `skipped` with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from planner.contracts.probe import DataInfo, ModelInfo, ProbePoint, ProbeReport, ProbeSettings
+from planner.errors import BadInput, ProbeFailed
+from planner.models.messages import one_line
+from planner.models.registry import load_model
+from planner.probe.config import EventKind, ProbeConfig, ProbeEvent
+from planner.probe.device import default_memory_cap, device_info, resolve_device, software_info
+from planner.probe.flops import flops_per_sample
+from planner.probe.memfit import fit_memory, memory_check, recommended_max_batch
+from planner.probe.memtrace import predict_step_peak
+from planner.probe.point import MIB, Cancelled, measure_point
+from planner.probe.pointlog import PointLog
+from planner.probe.step import TrainStep, optimizer_choice
+from planner.probe.worker import run_isolated
+
+EventSink = Callable[[ProbeEvent], None]
+
+
+def run_probe(config: ProbeConfig, on_event: EventSink | None = None,
+              cancel: threading.Event | None = None) -> ProbeReport:
+    """Sweep batch sizes of one model on the local device and report what was measured.
+
+    Ctrl-C or `cancel` end the sweep early with the points measured so far (stop_reason
+    "interrupted" / "cancelled"). Raises BadInput for a wrong model reference, data or option,
+    and ProbeFailed when the sweep ended without a single ok point.
+    """
+    return _Sweep(config, on_event, cancel).run()
+
+
+@dataclass
+class _Stop:
+    reason: str  # the report's stop_reason
+    detail: str  # one line for the UI and for the skipped points
+    skipped: list[int] = field(default_factory=list)  # sizes the sweep would have run next
+
+
+class _Sweep:
+    def __init__(self, config: ProbeConfig, on_event: EventSink | None, cancel: threading.Event | None):
+        self.config = config
+        self.on_event = on_event
+        self.cancel = cancel
+        self.began = time.perf_counter()
+        self.warnings: list[str] = []
+        self.points: dict[int, ProbePoint] = {}
+        self.current: int | None = None  # the size being measured, for an interruption's record
+        self.last_cost: tuple[int, float] | None = None  # (batch, wall seconds) of the last measured point
+
+        self.device = resolve_device(config.device)
+        self.cap = (config.memory_cap_bytes or default_memory_cap()) if self.device.type == "cpu" else None
+        self.bundle = load_model(config.model, seq_len=config.seq_len, checkpointing=config.checkpointing,
+                                 data=config.data)
+        self.kernels_ran, self.optimizer_name = optimizer_choice(self.device, config.kernels)
+        if config.kernels == "triton" and self.kernels_ran != "triton":
+            self.warnings.append("Triton kernels need CUDA: kernels.FusedAdamW ran its torch reference")
+        # In isolate mode the parent never touches the device: the workers own it.
+        self.step = None if config.isolate else TrainStep(self.bundle, self.device, config.precision, config.kernels)
+        self.trace_memory = self.device.type == "cpu" or not config.isolate
+        self.device_info = device_info(self.device, config.precision, self.cap)
+        self.model_info = self._model_info()
+        self.log = PointLog(config.log_path, self._fingerprint(), config.resume) if config.log_path else None
+        if self.log and self.log.previous:
+            self.warnings.append(f"resumed {len(self.log.previous)} point(s) from {config.log_path}")
+
+    # -- the sweep ---------------------------------------------------------------------------
+
+    def run(self) -> ProbeReport:
+        self._emit("started", text=f"{self.bundle.id} on {self.device_info.name} ({self.config.precision})")
+        try:
+            stop = self._grow()
+            if stop.reason == "oom":
+                stop = self._refine() or stop
+        except KeyboardInterrupt:
+            stop = _Stop("interrupted", "interrupted (Ctrl-C)", self._unfinished())
+        except Cancelled:
+            stop = _Stop("cancelled", "cancelled by the caller", self._unfinished())
+        for size in stop.skipped:
+            if size not in self.points:
+                self.points[size] = ProbePoint(batch_size=size, status="skipped", reason=f"not run ({stop.detail})")
+        self._emit("done", text=stop.detail)
+        return self._report(stop)
+
+    def _grow(self) -> _Stop:
+        size, previous = self.config.start_batch, None
+        while True:
+            if self._time_is_up(size):
+                detail = f"time limit: {self.config.time_limit_s:.0f} s for the sweep"
+                return _Stop("time-limit", detail, self._doublings(size))
+            point = self._point(size)
+            if point.status == "oom":
+                return _Stop("oom", f"out of memory from B={size}", self._doublings(self._next(size)))
+            if point.status == "error":
+                return _Stop("error", f"B={size} failed: {point.reason}", self._doublings(self._next(size)))
+            if previous is not None and point.samples_per_s and previous.samples_per_s:
+                gain = point.samples_per_s / previous.samples_per_s - 1.0
+                if gain < self.config.plateau_gain:
+                    detail = (f"plateau: B={size} gained {gain:+.1%} over B={previous.batch_size} "
+                              f"(threshold {self.config.plateau_gain:.0%})")
+                    self._emit("plateau", batch_size=size, text=detail)
+                    return _Stop("plateau", detail, self._doublings(self._next(size)))
+            if self.config.max_batch is not None and size >= self.config.max_batch:
+                return _Stop("max-batch", f"reached max_batch={self.config.max_batch}")
+            size, previous = self._next(size), point
+
+    def _refine(self) -> _Stop | None:
+        """Bisect between the last ok size and the first oom; a _Stop only if cut short."""
+        first_oom = min(b for b, p in self.points.items() if p.status == "oom")
+        below = [b for b, p in self.points.items() if p.status == "ok" and b < first_oom]
+        if not below:
+            return None
+        low, high, step = max(below), first_oom, self.config.refine_multiple
+        self._emit("message", text=f"refining the memory boundary between B={low} and B={high}")
+        while True:
+            mid = (low + high) // 2 // step * step
+            if mid <= low:
+                return None
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled
+            if self._time_is_up(mid):
+                return _Stop("time-limit", f"time limit: {self.config.time_limit_s:.0f} s, refinement cut short", [mid])
+            point = self._point(mid)
+            if point.status == "ok":
+                low = mid
+            elif point.status == "oom":
+                high = mid
+            else:
+                return _Stop("error", f"B={mid} failed during refinement: {point.reason}")
+
+    # -- one point ---------------------------------------------------------------------------
+
+    def _point(self, size: int) -> ProbePoint:
+        self.current = size
+        if self.log and size in self.log.previous:
+            return self._record(self.log.previous[size].model_copy(update={"resumed": True}), log=False)
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled
+        self._emit("point-started", batch_size=size)
+        began = time.perf_counter()
+        predicted = self._predict(size)
+        if self.cap is not None and predicted is not None and predicted > self.cap:
+            reason = f"predicted peak {predicted / MIB:.0f} MiB is over the {self.cap / MIB:.0f} MiB cap (not run)"
+            point = ProbePoint(batch_size=size, status="oom", reason=reason, peak_memory_bytes=predicted,
+                               memory_provenance="predicted", predicted_memory_bytes=predicted)
+        else:
+            if self.step is None:
+                measured = run_isolated(self.config, size, self.cap, self.cancel)
+            else:
+                measured = measure_point(self.step, size, self.config, self.cap, self.cancel)
+            point = measured.model_copy(update={"predicted_memory_bytes": predicted, **self._derived(measured)})
+        self.last_cost = (size, time.perf_counter() - began)
+        return self._record(point, log=True)
+
+    def _predict(self, size: int) -> int | None:
+        """The fake-tensor trace of a step at `size` (None where it cannot run; said once)."""
+        if not self.trace_memory:
+            return None
+        try:
+            return predict_step_peak(self.bundle, size, self.device, self.config.precision, self.config.kernels)
+        except BadInput:
+            raise
+        except Exception as exc:
+            self.trace_memory = False
+            self.warnings.append(f"memory trace on fake tensors failed ({one_line(exc)}); "
+                                 "points are measured without a prediction")
+            return None
+
+    def _derived(self, point: ProbePoint) -> dict:
+        flops = self.model_info.flops_per_sample
+        if point.samples_per_s is None or not flops:
+            return {}
+        tflops = flops * point.samples_per_s / 1e12
+        peak = self.device_info.peak_tflops
+        return {"achieved_tflops": tflops, "mfu": tflops / peak if peak else None}
+
+    def _record(self, point: ProbePoint, log: bool) -> ProbePoint:
+        self.points[point.batch_size] = point
+        if log and self.log:
+            self.log.append(point)
+        self._emit("oom" if point.status == "oom" else "point-done", batch_size=point.batch_size, point=point,
+                   text=point.reason or "")
+        return point
+
+    # -- schedule and time -------------------------------------------------------------------
+
+    def _next(self, size: int) -> int:
+        return size * 2 if self.config.max_batch is None else min(size * 2, self.config.max_batch)
+
+    def _doublings(self, size: int) -> list[int]:
+        """The sizes the doubling phase would have run from `size` on (one when unbounded)."""
+        top = self.config.max_batch
+        if top is None:
+            return [size]
+        sizes = []
+        while size <= top and (not sizes or size > sizes[-1]):
+            sizes.append(size)
+            size = min(size * 2, top)
+        return sizes
+
+    def _unfinished(self) -> list[int]:
+        return [self.current] if self.current is not None and self.current not in self.points else []
+
+    def _time_is_up(self, size: int) -> bool:
+        """True when the sweep's time is spent or the next point would overrun it (its cost
+        estimated from the last measured point, in proportion to the batch size)."""
+        elapsed = time.perf_counter() - self.began
+        if self.log and size in self.log.previous:
+            return elapsed >= self.config.time_limit_s
+        estimate = 0.0 if self.last_cost is None else self.last_cost[1] * size / self.last_cost[0]
+        return elapsed + estimate > self.config.time_limit_s
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit(self, kind: EventKind, **fields) -> None:
+        if self.on_event is None:
+            return
+        elapsed = time.perf_counter() - self.began
+        fraction = 1.0 if kind == "done" else self._fraction(elapsed)
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        self.on_event(ProbeEvent(kind=kind, elapsed_s=elapsed, fraction_done=fraction, eta_s=eta, **fields))
+
+    def _fraction(self, elapsed: float) -> float:
+        """Points done over points expected: the doublings up to max_batch, or up to the size
+        the memory model says fits (1024 x start_batch before it has two points), or the
+        share of the time limit spent, whichever is further. A plateau can end it sooner."""
+        horizon = self.config.max_batch
+        fit = fit_memory(self.points.values())
+        if horizon is None and fit is not None and self.device_info.memory_bytes:
+            horizon = fit.largest_batch(self.device_info.memory_bytes)
+        horizon = max(horizon or self.config.start_batch * 2**10, self.config.start_batch)
+        expected = 1 + int(math.log2(horizon / self.config.start_batch))
+        done = sum(1 for p in self.points.values() if p.status != "skipped")
+        return min(0.99, max(done / max(expected, done + 1), elapsed / self.config.time_limit_s))
+
+    # -- the report --------------------------------------------------------------------------
+
+    def _model_info(self) -> ModelInfo:
+        params = {id(p): p for p in self.bundle.model.parameters()}.values()
+        try:
+            # Counted on the CPU: FLOPs depend on shapes only, and the parent of isolated
+            # workers must not open a CUDA context of its own.
+            flops = flops_per_sample(self.bundle, torch.device("cpu"))
+        except Exception as exc:
+            flops = None
+            self.warnings.append(f"FLOP count failed ({one_line(exc)}); no MFU")
+        return ModelInfo(
+            id=self.bundle.id,
+            params=sum(p.numel() for p in params),
+            trainable_params=sum(p.numel() for p in params if p.requires_grad),
+            seq_len=self.bundle.seq_len,
+            flops_per_sample=flops or None,
+            flops_provenance="measured" if flops else None,
+            data=DataInfo(kind=self.bundle.data_kind, source=self.bundle.data_source),
+        )
+
+    def _fingerprint(self) -> dict:
+        """The settings that change what a point measures: a log written under others is refused."""
+        c = self.config
+        return {
+            "model": c.model, "seq_len": self.bundle.seq_len, "checkpointing": c.checkpointing,
+            "data": str(c.data) if c.data else None, "device": self.device_info.name,
+            "precision": c.precision, "kernels": self.kernels_ran, "warmup_steps": c.warmup_steps,
+            "timed_steps": c.timed_steps, "memory_cap_bytes": self.cap,
+        }
+
+    def _report(self, stop: _Stop) -> ProbeReport:
+        points = [self.points[b] for b in sorted(self.points)]
+        if not any(p.status == "ok" for p in points) and stop.reason not in ("interrupted", "cancelled"):
+            raise ProbeFailed(f"no batch size ran ({stop.detail}); "
+                              "check the model's loss by hand, or try a smaller model or start batch")
+        c = self.config
+        fit = fit_memory(points)
+        capacity = self.device_info.memory_bytes
+        return ProbeReport(
+            created_at=dt.datetime.now(dt.timezone.utc),
+            device=self.device_info,
+            software=software_info(),
+            model=self.model_info,
+            settings=ProbeSettings(
+                precision=c.precision, kernels=self.kernels_ran, optimizer=self.optimizer_name,
+                max_batch=c.max_batch, time_limit_s=c.time_limit_s, memory_cap_bytes=self.cap,
+                warmup_steps=c.warmup_steps, timed_steps=c.timed_steps, plateau_gain=c.plateau_gain,
+                start_batch=c.start_batch, point_time_limit_s=c.point_time_limit_s,
+                refine_multiple=c.refine_multiple, safety_margin=c.safety_margin, isolate=c.isolate,
+                activation_checkpointing=c.checkpointing,
+            ),
+            points=points,
+            stop_reason=stop.reason,
+            memory_fit=fit,
+            memory_check=memory_check(points, fit, capacity),
+            recommended_max_batch=recommended_max_batch(points, capacity, c.safety_margin),
+            warnings=self.warnings,
+        )

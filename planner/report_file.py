@@ -1,0 +1,39 @@
+"""Reading a saved ProbeReport: the CI path, so no torch here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from planner.contracts.probe import PROBE_SCHEMA_VERSION, ProbeReport
+from planner.errors import BadInput
+from planner.request_file import first_error
+
+
+def load_probe_report(path: Path) -> ProbeReport:
+    if not path.is_file():
+        raise BadInput(f"probe report {path} not found; make one with `batchfit probe --out {path}`")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"probe report {path} is not JSON ({exc}); make one with `batchfit probe --out {path}`") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise BadInput(f"{path} is not a batchfit probe report (no schema_version); make one with `batchfit probe`")
+    if data["schema_version"] != PROBE_SCHEMA_VERSION:
+        raise BadInput(
+            f"{path} has probe schema_version {data['schema_version']}, this batchfit reads "
+            f"{PROBE_SCHEMA_VERSION}; re-run `batchfit probe` with this version"
+        )
+    try:
+        return ProbeReport.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"probe report {path} is malformed at {first_error(exc)}; re-run `batchfit probe`") from None
+
+
+def save_probe_report(report: ProbeReport, path: Path) -> None:
+    """Written whole to a temporary file, then moved into place: never half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(report.model_dump_json(indent=2) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,59 @@
+"""PlanRequest files: TOML or JSON, read by the CLI and written by the TUI."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from planner.contracts.request import PlanRequest
+from planner.errors import BadInput
+
+
+def first_error(err: ValidationError) -> str:
+    """One line from pydantic's report: the field path and what is wrong with it."""
+    e = err.errors()[0]
+    where = ".".join(str(x) for x in e["loc"]) or "document"
+    return f"{where}: {e['msg']}"
+
+
+def load_request(path: Path) -> PlanRequest:
+    if not path.is_file():
+        raise BadInput(f"request file {path} not found; save one from the TUI or write it by hand (see README)")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"request file {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {exc}") from None
+    try:
+        return PlanRequest.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"request file {path}: {first_error(exc)}") from None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string literal is a valid TOML basic string
+
+
+def request_to_toml(request: PlanRequest) -> str:
+    """Scalars first, then one [table] per nested model; None fields are left out."""
+    data = request.model_dump(mode="json", exclude_none=True)
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def save_request(request: PlanRequest, path: Path) -> None:
+    text = request_to_toml(request) if path.suffix == ".toml" else request.model_dump_json(indent=2) + "\n"
+    path.write_text(text)

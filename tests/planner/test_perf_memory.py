@@ -1,0 +1,85 @@
+import pytest
+
+from planner import priors
+from planner.contracts import DeviceInfo
+from planner.memory import largest_batch, memory_fit_of
+from planner.perf import StepTimeModel, fit_step_time
+
+from .conftest import A100, H100, T4, make_report, point
+
+
+def test_step_time_fit_recovers_fixed_and_per_sample(report):
+    fit = fit_step_time(report.points)
+    assert fit is not None
+    assert fit.fixed_s == pytest.approx(0.1)
+    assert fit.per_sample_s == pytest.approx(0.2)
+    assert fit.points == 3
+
+
+def test_memory_fit_and_largest_batch(report):
+    fit = memory_fit_of(report)
+    assert fit is not None
+    assert fit.static_bytes == pytest.approx(2e9)
+    assert fit.per_sample_bytes == pytest.approx(0.5e9)
+    # 80 GB * 0.9 - 1 GB context = 71 GB usable; (71 - 2) / 0.5 = 138
+    assert largest_batch(fit, H100.memory_bytes).largest_batch == 138
+    # 16 GB * 0.9 - 1 = 13.4 GB; (13.4 - 2) / 0.5 = 22.8 -> 22
+    assert largest_batch(fit, T4.memory_bytes).largest_batch == 22
+    assert largest_batch(fit, 2e9).largest_batch == 0
+
+
+def test_compute_bound_prediction_from_a_cpu_probe(report):
+    model = StepTimeModel(report, None, "bf16")
+    step = model.predict(H100, 1, micro_batch=4, accumulation=1)
+    compute = 6e11 * 4 / (989e12 * priors.compute_efficiency("hopper", "bf16"))
+    optimizer = 1e8 * priors.OPTIMIZER_BYTES_PER_PARAM / (3350e9 * priors.BANDWIDTH_EFFICIENCY)
+    assert step.compute_s == pytest.approx(compute)
+    assert step.fixed_s == pytest.approx(optimizer + priors.STEP_OVERHEAD_S)
+    assert step.allreduce_s == 0
+    assert step.provenance == "prior"
+
+
+def test_bandwidth_bound_case_is_dominated_by_the_optimizer():
+    # 1e9 params but a tiny per-sample cost: the optimizer's 32 B/param decide the step.
+    report = make_report([point(1, 1.0, 10**9), point(2, 1.1, 2 * 10**9)], params=10**9, flops_per_sample=1e6)
+    model = StepTimeModel(report, None, "bf16")
+    h100 = model.predict(H100, 1, 1, 1)
+    a100 = model.predict(A100, 1, 1, 1)
+    assert h100.fixed_s > 100 * h100.compute_s
+    # bandwidth ratio, not the FLOP/s ratio, sets the speed-up: 3350 / 1555
+    assert (a100.fixed_s - priors.STEP_OVERHEAD_S) / (h100.fixed_s - priors.STEP_OVERHEAD_S) == pytest.approx(3350 / 1555)
+
+
+def test_no_bf16_on_t4_falls_back_to_fp16_ceiling(report):
+    step = StepTimeModel(report, None, "bf16").predict(T4, 1, 1, 1)
+    assert step.compute_s == pytest.approx(6e11 / (65e12 * priors.compute_efficiency("turing", "bf16")))
+    fp32 = StepTimeModel(report, None, "fp32").predict(T4, 1, 1, 1)
+    assert fp32.compute_s == pytest.approx(6e11 / (8.1e12 * priors.FP32_COMPUTE_EFFICIENCY))
+
+
+def test_allreduce_over_nvlink_and_pcie(report):
+    model = StepTimeModel(report, None, "bf16")
+    grad_bytes = 1e8 * 4
+    nvlink = 2 * 7 / 8 * grad_bytes / 450e9 * (1 - priors.ALLREDUCE_OVERLAP)
+    pcie = 2 * 3 / 4 * grad_bytes / 16e9 * (1 - priors.ALLREDUCE_OVERLAP)
+    assert model.allreduce_s(H100, 8) == pytest.approx(nvlink)
+    assert model.allreduce_s(T4, 4) == pytest.approx(pcie)
+    assert model.allreduce_s(H100, 1) == 0
+    assert pcie > 20 * nvlink
+
+
+def test_calibrated_efficiency_from_a_gpu_probe():
+    # per-sample time set so the probe reached exactly 50% of the H100 bf16 ceiling
+    per_sample = 6e11 / (989e12 * 0.5)
+    fixed = 0.01
+    points = [point(b, fixed + b * per_sample, 10**9 * b) for b in (8, 16, 32)]
+    device = DeviceInfo(kind="cuda", name="NVIDIA H100 80GB HBM3", memory_bytes=80 * 10**9, memory_source="device")
+    model = StepTimeModel(make_report(points, device=device), H100, "bf16")
+    assert model.calibrated_efficiency == pytest.approx(0.5)
+    eff, provenance = model.efficiency(A100)
+    assert provenance == "calibrated"
+    assert eff == pytest.approx(0.5 / 0.40 * 0.45)  # measured/prior ratio carried to ampere's prior
+    local = model.predict(H100, 1, 16, 1)
+    assert local.provenance == "measured"
+    assert local.seconds == pytest.approx(fixed + 16 * per_sample)
+    assert model.predict(H100, 1, 64, 1).provenance == "fitted"

@@ -1,0 +1,109 @@
+import math
+
+import pytest
+
+from planner import priors
+from planner.contracts import Plan, ProbeReport
+from planner.errors import BadInput
+from planner.plan import build_plan
+
+from .conftest import H100
+
+
+def test_cost_arithmetic_on_a_hand_checked_candidate(request_, report, catalog):
+    plan = build_plan(request_, report, catalog)
+    c = next(c for c in plan.candidates if c.provider == "lambda" and c.global_batch == 64)
+    compute = 6e11 * 64 / (989e12 * 0.40)  # FLOPs/sample x B / (peak x hopper prior)
+    fixed = 1e8 * 32 / (3350e9 * 0.80) + 1e-3  # optimizer bytes / bandwidth + host overhead
+    assert c.step_time_s == pytest.approx(compute + fixed)
+    assert c.steps == 15625  # samples fixed: 1e6 / 64
+    assert c.hours == pytest.approx(15625 * (compute + fixed) / 3600)
+    assert c.cost_usd == pytest.approx(math.ceil(c.hours * 3600) / 3600 * 3.29)  # billed per second
+    assert (c.per_gpu_batch, c.accumulation) == (64, 1)
+    assert c.lr.lr == pytest.approx(1e-3)
+
+
+def test_accumulation_when_the_global_batch_exceeds_memory(request_, report, catalog):
+    plan = build_plan(request_, report, catalog)
+    t4 = [c for c in plan.candidates if c.gpu == "T4-16GB"]
+    big = next(c for c in t4 if c.global_batch == 256)
+    # 22 samples fit on a T4: 256 = 16 x 16 accumulation (the smallest even split at or under 22)
+    assert (big.per_gpu_batch, big.accumulation) == (16, 16)
+    assert any("accumulates" in n for n in big.notes)
+
+
+def test_spot_only_when_allowed(request_, report, catalog):
+    assert all(c.market == "on-demand" for c in build_plan(request_, report, catalog).candidates)
+    spot = build_plan(request_.model_copy(update={"spot": True}), report, catalog)
+    assert any(c.market == "spot" for c in spot.candidates)
+
+
+def test_max_gpus_excludes_with_reason(request_, report, catalog):
+    plan = build_plan(request_.model_copy(update={"max_gpus": 4}), report, catalog)
+    assert all(c.gpu_count <= 4 for c in plan.candidates)
+    assert any("exceed --max-gpus 4" in e.reason for e in plan.excluded)
+
+
+def test_model_too_big_for_a_gpu_is_excluded_with_reason(request_, report, catalog):
+    huge = report.model_copy(update={"memory_fit": None, "points": [
+        p.model_copy(update={"peak_memory_bytes": p.peak_memory_bytes * 10 if p.peak_memory_bytes else None})
+        for p in report.points]})
+    plan = build_plan(request_, huge, catalog)
+    reasons = {e.offer.split()[1]: e.reason for e in plan.excluded}
+    assert "batch 1 needs 25.0 GB" in reasons["g4dn.xlarge"]
+
+
+def test_recommendation_and_frontier(request_, report, catalog):
+    plan = build_plan(request_.model_copy(update={"budget_usd": 100.0, "deadline_hours": 10.0}), report, catalog)
+    assert plan.recommendation is not None
+    rec = plan.candidate(plan.recommendation.candidate_id)
+    assert rec.meets_budget and rec.meets_deadline
+    assert rec.cost_usd == min(c.cost_usd for c in plan.candidates if c.meets_budget and c.meets_deadline)
+    front = [plan.candidate(i) for i in plan.pareto]
+    assert [c.hours for c in front] == sorted(c.hours for c in front)
+    assert all(a.cost_usd > b.cost_usd for a, b in zip(front, front[1:]))
+
+
+def test_infeasible_plan_names_the_limit(request_, report, catalog):
+    plan = build_plan(request_.model_copy(update={"budget_usd": 0.01}), report, catalog)
+    assert plan.recommendation is None
+    assert plan.infeasible and plan.infeasible[0].startswith("budget:")
+
+
+def test_unknown_provider_is_bad_input(request_, report, catalog):
+    with pytest.raises(BadInput, match="unknown provider nosuch; choose from aws, gcp, lambda"):
+        build_plan(request_.model_copy(update={"providers": ["nosuch"]}), report, catalog)
+
+
+def test_noise_scale_changes_steps_and_marks_far_beyond_critical(request_, report, catalog):
+    from planner.contracts import NoiseScale
+
+    noisy = report.model_copy(update={"noise_scale": NoiseScale(b_simple=64, low=50, high=80, b_small=4, b_big=16, steps=10)})
+    plan = build_plan(request_, noisy, catalog)
+    assert plan.statistical_efficiency.mode == "noise-scale"
+    c = next(c for c in plan.candidates if c.provider == "lambda" and c.global_batch == 4096)
+    assert c.steps == pytest.approx(5e5 / 64 * (1 + 64 / 4096), abs=1)  # S_min (1 + B_noise/B)
+    assert any("far beyond the critical batch" in n for n in c.notes)
+
+
+def test_plan_and_report_json_round_trip_exactly(request_, report, catalog):
+    plan = build_plan(request_.model_copy(update={"spot": True, "budget_usd": 50.0}), report, catalog)
+    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+    assert ProbeReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_local_gpu_probe_uses_measured_step_times(request_, report, catalog):
+    from planner.contracts import DeviceInfo
+
+    device = DeviceInfo(kind="cuda", name="NVIDIA H100 80GB HBM3", memory_bytes=H100.memory_bytes, memory_source="device")
+    plan = build_plan(request_, report.model_copy(update={"device": device}), catalog)
+    local = [c for c in plan.candidates if c.provider == "lambda"]
+    assert {c.step_time_provenance for c in local} <= {"measured", "fitted"}
+    assert any(a.startswith("compute efficiency calibrated on H100-SXM-80GB") for a in plan.assumptions)
+    assert priors.MEMORY_MARGIN > 0
+
+
+def test_batch_range_is_narrow_while_samples_are_fixed(request_, report, catalog):
+    fixed = build_plan(request_, report, catalog)
+    assert max(c.global_batch for c in fixed.candidates) == 64 * priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED
+    assert min(c.global_batch for c in fixed.candidates) == 64 // priors.BATCH_RANGE_BELOW

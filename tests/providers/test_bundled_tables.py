@@ -1,0 +1,83 @@
+"""The bundled catalog in pricing/: enough offers, every one sourced and dated, every GPU specified."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections import Counter
+
+import pytest
+
+from providers.catalog import load_catalog
+from providers.quotes import QuoteFilter, find_quotes
+from providers.rules import pricing_dir
+from providers.schema import CATALOG_SCHEMA_VERSION
+
+TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, str]]:
+    with (pricing_dir() / "offers.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_bundled_catalog_loads_every_row_without_dropping_any(rows: list[dict[str, str]]) -> None:
+    catalog = load_catalog(use_cache=False, today=TODAY)
+    assert len(catalog.offers) == len(rows) >= 60
+    assert [t.origin for t in catalog.tables] == ["bundled"]
+    assert all("dropped" not in w for w in catalog.warnings)
+
+
+def test_six_providers_with_several_regions_and_both_markets(rows: list[dict[str, str]]) -> None:
+    per_provider = Counter(r["provider"] for r in rows)
+    assert set(per_provider) >= {"aws", "gcp", "azure", "lambda", "runpod", "nebius"}
+    for cloud in ("aws", "gcp", "azure"):
+        regions = {r["region"] for r in rows if r["provider"] == cloud}
+        markets = {r["market"] for r in rows if r["provider"] == cloud}
+        assert len(regions) >= 3, cloud
+        assert markets == {"on-demand", "spot"}, cloud
+    assert {r["region"] for r in rows if r["provider"] == "aws"} >= {"us-east-1", "us-west-2", "eu-west-1"}
+
+
+def test_every_row_has_a_source_and_a_past_date(rows: list[dict[str, str]]) -> None:
+    for row in rows:
+        assert row["source"].strip(), row
+        assert dt.date.fromisoformat(row["as_of"]) <= TODAY, row
+
+
+def test_spot_rows_say_how_zones_were_reduced(rows: list[dict[str, str]]) -> None:
+    aws_spot = [r for r in rows if r["provider"] == "aws" and r["market"] == "spot"]
+    assert aws_spot
+    assert all(any(w in r["source"] for w in ("median", "midpoint", "one spot price")) for r in aws_spot)
+
+
+def test_gpu_table_covers_every_offer_and_has_no_bf16_on_t4_or_v100() -> None:
+    catalog = load_catalog(use_cache=False, today=TODAY)
+    assert {o.gpu for o in catalog.offers} <= set(catalog.gpus)
+    for name, spec in catalog.gpus.items():
+        if name.startswith(("T4", "V100")):
+            assert spec.bf16_tflops is None and spec.fp16_tflops > 0
+        else:
+            assert spec.bf16_tflops is not None
+        assert spec.source and spec.memory_gb > 0 and spec.bandwidth_gbs > 0
+
+
+def test_manifest_declares_the_schema_version_and_tables() -> None:
+    manifest = json.loads((pricing_dir() / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["schema_version"] == CATALOG_SCHEMA_VERSION
+    assert {"offers", "gpus", "families"} <= set(manifest["tables"])
+
+
+def test_h100_is_quoted_by_at_least_four_providers() -> None:
+    catalog = load_catalog(use_cache=False, today=TODAY)
+    providers = {q.offer.provider for q in find_quotes(catalog, QuoteFilter(gpu="H100"), today=TODAY)}
+    assert len(providers) >= 4
+
+
+def test_gcp_rows_that_split_host_and_gpus_add_up(rows: list[dict[str, str]]) -> None:
+    split = [r for r in rows if r["host_price"]]
+    assert split and all(r["provider"] == "gcp" for r in split)
+    for row in split:
+        assert float(row["host_price"]) + float(row["gpu_price"]) == pytest.approx(float(row["price_per_hour"]), abs=0.01)
