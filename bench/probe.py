@@ -15,13 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and bench/kernels/ (the kernel
-# benchmarks) would then shadow the `kernels` package as an empty namespace package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from planner.contracts.probe import ProbeReport  # noqa: E402
-from planner.errors import BatchfitError  # noqa: E402
-from planner.probe import ProbeConfig, ProbeEvent, default_log_path, run_probe, write_report  # noqa: E402
+from planner.contracts.probe import ProbeReport
+from planner.errors import BatchfitError
+from planner.probe import ProbeConfig, ProbeEvent, default_log_path, run_probe
+from planner.report_file import save_probe_report
 
 MIB = 2**20
 
@@ -54,7 +51,7 @@ def main() -> int:
         return exc.exit_code
     print(summary(report))
     if args.out:
-        write_report(report, args.out)
+        save_probe_report(report, args.out)
         print(f"report: {args.out}")
     return 0
 

@@ -1,9 +1,10 @@
-"""Enumerate and price every (offer, global batch) candidate.
+"""The shapes a run can take on one kind of instance: (GPU, GPU count) x global batch.
 
 For each offer the whole instance is rented and every GPU in it runs data parallel. A global
 batch B gives each GPU B/n samples; when that exceeds what fits in the GPU's memory the step
-accumulates k micro-batches. Step time, memory and the retuned LR depend only on
-(GPU, GPU count, global batch), so they are computed once and shared by every offer of that shape.
+accumulates k micro-batches. Step time, memory, steps and the retuned LR depend only on
+(GPU, GPU count, global batch), so a ShapeBook computes them once per shape and every offer of
+that GPU and count shares them; only the price differs (see evaluate.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from planner import priors
-from planner.contracts.plan import Candidate, Exclusion, LrChoice
+from planner.contracts.plan import Exclusion, LrChoice
 from planner.contracts.probe import MemoryFit, Provenance
 from planner.contracts.request import PlanRequest
-from planner.cost import run_cost
 from planner.efficiency import SampleModel
 from planner.lr import retune
 from planner.memory import MemoryLimit, largest_batch
@@ -50,8 +50,14 @@ class Shape:
     steps: int
     samples: float
     memory_bytes: float
+    memory_limit_bytes: float
     lr: LrChoice
     notes: tuple[str, ...]
+
+    @property
+    def compute_seconds(self) -> float:
+        """Seconds of training for the whole run, before spot overhead and billing."""
+        return self.steps * self.step_time_s
 
 
 def split_batch(global_batch: int, n_gpus: int, fits: int) -> tuple[int, int] | None:
@@ -65,7 +71,7 @@ def split_batch(global_batch: int, n_gpus: int, fits: int) -> tuple[int, int] | 
     return per_gpu // accumulation, accumulation
 
 
-class CandidateBuilder:
+class ShapeBook:
     def __init__(self, request: PlanRequest, fit: MemoryFit, steps_model: StepTimeModel,
                  sample_model: SampleModel, gpus: dict[str, GpuSpec]) -> None:
         self.request = request
@@ -76,6 +82,7 @@ class CandidateBuilder:
         self.batches = global_batches(request.reference.batch_size, sample_model.b_noise is not None)
         self._limits: dict[str, MemoryLimit] = {}
         self._shapes: dict[tuple[str, int], list[Shape]] = {}
+        self._lr: dict[int, LrChoice] = {}  # the retune depends on the global batch alone
 
     def limit(self, gpu: GpuSpec) -> MemoryLimit:
         if gpu.name not in self._limits:
@@ -113,58 +120,29 @@ class CandidateBuilder:
                 steps=steps,
                 samples=float(steps * batch),
                 memory_bytes=self.limit(gpu).bytes_at(micro),
-                lr=retune(self.request.reference, batch, b_noise),
+                memory_limit_bytes=self.limit(gpu).usable_bytes,
+                lr=self._retune(batch),
                 notes=tuple(notes),
             )
+
+    def _retune(self, batch: int) -> LrChoice:
+        if batch not in self._lr:
+            self._lr[batch] = retune(self.request.reference, batch, self.samples.b_noise)
+        return self._lr[batch]
 
     def exclusion(self, offer: Offer) -> Exclusion | None:
         gpu = self.gpus[offer.gpu]
         if offer.gpu_count > self.request.max_gpus:
-            return Exclusion(offer=_describe(offer), reason=f"{offer.gpu_count} GPUs exceed --max-gpus {self.request.max_gpus}")
+            return Exclusion(offer=describe_offer(offer), reason=f"{offer.gpu_count} GPUs exceed --max-gpus {self.request.max_gpus}")
         limit = self.limit(gpu)
         if limit.largest_batch < 1:
             need = limit.bytes_at(1) / 1e9
             return Exclusion(
-                offer=_describe(offer),
+                offer=describe_offer(offer),
                 reason=f"batch 1 needs {need:.1f} GB but {gpu.name} leaves {limit.usable_bytes / 1e9:.1f} GB usable",
             )
         return None
 
-    def candidates(self, offer: Offer, first_id: int) -> list[Candidate]:
-        gpu = self.gpus[offer.gpu]
-        out: list[Candidate] = []
-        for shape in self.shapes(gpu, offer.gpu_count):
-            cost = run_cost(shape.steps * shape.step_time_s, offer.price_per_hour, offer.market, offer.billing_seconds)
-            deadline = self.request.deadline_hours
-            budget = self.request.budget_usd
-            out.append(Candidate(
-                id=first_id + len(out),
-                provider=offer.provider,
-                instance=offer.instance,
-                region=offer.region,
-                market=offer.market,
-                gpu=offer.gpu,
-                gpu_count=offer.gpu_count,
-                price_per_hour=offer.price_per_hour,
-                per_gpu_batch=shape.per_gpu_batch,
-                accumulation=shape.accumulation,
-                global_batch=shape.global_batch,
-                step_time_s=shape.step_time_s,
-                step_time_provenance=shape.provenance,
-                samples_per_s=shape.global_batch / shape.step_time_s,
-                steps=shape.steps,
-                samples=shape.samples,
-                hours=cost.hours,
-                cost_usd=cost.cost_usd,
-                memory_per_gpu_bytes=shape.memory_bytes,
-                memory_limit_bytes=self.limit(gpu).usable_bytes,
-                lr=shape.lr,
-                meets_deadline=deadline is None or cost.hours <= deadline,
-                meets_budget=budget is None or cost.cost_usd <= budget,
-                notes=list(shape.notes),
-            ))
-        return out
 
-
-def _describe(offer: Offer) -> str:
+def describe_offer(offer: Offer) -> str:
     return f"{offer.provider} {offer.instance} {offer.market} ({offer.region})"

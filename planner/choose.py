@@ -1,118 +1,125 @@
-"""The (hours, dollars) Pareto frontier and the recommendation under each policy."""
+"""The (hours, dollars) Pareto frontier and the recommendation under each policy.
+
+Works on the evaluation's columns (numpy arrays, one entry per candidate), so choosing among
+200,000 candidates costs a few sorts; indices returned are candidate ids.
+"""
 
 from __future__ import annotations
 
-from planner.contracts.plan import Candidate, Recommendation
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.contracts.plan import Recommendation
 
 
-def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
-    """Candidates no other beats on both hours and dollars, fastest first."""
-    front: list[Candidate] = []
-    best_cost = float("inf")
-    for c in sorted(candidates, key=lambda c: (c.hours, c.cost_usd)):
-        if c.cost_usd < best_cost:
-            front.append(c)
-            best_cost = c.cost_usd
-    return front
+@dataclass(frozen=True)
+class Columns:
+    hours: np.ndarray
+    cost: np.ndarray
+    meets_deadline: np.ndarray
+    meets_budget: np.ndarray
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.meets_deadline & self.meets_budget
 
 
-def knee(front: list[Candidate]) -> Candidate | None:
-    """The frontier point farthest from the chord between its fastest and cheapest ends,
-    in hours and dollars each scaled to [0, 1]: where trading time for money stops paying."""
+def pareto_front(hours: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Indices no other candidate beats on both hours and dollars, fastest first."""
+    if len(hours) == 0:
+        return np.zeros(0, dtype=int)
+    order = np.lexsort((cost, hours))  # by hours, then cost
+    sorted_cost = cost[order]
+    best_before = np.minimum.accumulate(sorted_cost)
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = sorted_cost[1:] < best_before[:-1]
+    return order[keep]
+
+
+def knee(front: np.ndarray, hours: np.ndarray, cost: np.ndarray) -> int | None:
+    """The frontier point farthest below the chord between its fastest and cheapest ends, with
+    hours and dollars each scaled to [0, 1]: where trading time for money stops paying."""
     if len(front) < 3:
         return None
-    h0, h1 = front[0].hours, front[-1].hours
-    c0, c1 = front[0].cost_usd, front[-1].cost_usd
-    if h1 == h0 or c0 == c1:
+    h, c = hours[front], cost[front]
+    if h[-1] == h[0] or c[0] == c[-1]:
         return None
-
-    def distance(c: Candidate) -> float:
-        x = (c.hours - h0) / (h1 - h0)
-        y = (c.cost_usd - c1) / (c0 - c1)
-        return (1 - x - y) / 2**0.5  # distance below the chord x + y = 1
-
-    return max(front[1:-1], key=distance)
+    x = (h - h[0]) / (h[-1] - h[0])
+    y = (c - c[-1]) / (c[0] - c[-1])
+    below_chord = 1 - x - y  # proportional to the distance below the line x + y = 1
+    return int(front[1:-1][np.argmax(below_chord[1:-1])])
 
 
-def _cheapest(pool: list[Candidate]) -> Candidate | None:
-    return min(pool, key=lambda c: (c.cost_usd, c.hours), default=None)
+def cheapest(mask: np.ndarray, hours: np.ndarray, cost: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return None if len(idx) == 0 else int(idx[np.lexsort((hours[idx], cost[idx]))[0]])
 
 
-def _fastest(pool: list[Candidate]) -> Candidate | None:
-    return min(pool, key=lambda c: (c.hours, c.cost_usd), default=None)
+def fastest(mask: np.ndarray, hours: np.ndarray, cost: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return None if len(idx) == 0 else int(idx[np.lexsort((cost[idx], hours[idx]))[0]])
 
 
-def recommend(candidates: list[Candidate], front: list[Candidate],
-              budget: float | None, deadline: float | None) -> tuple[Recommendation | None, list[Recommendation]]:
+def recommend(cols: Columns, front: np.ndarray, budget: float | None,
+              deadline: float | None) -> tuple[Recommendation | None, list[Recommendation]]:
     """Primary: the cheapest within deadline and budget. Alternatives: the fastest within the
     budget, and the knee of the frontier when it meets both limits."""
-    feasible = [c for c in candidates if c.meets_deadline and c.meets_budget]
-    if not feasible:
+    every = np.ones(len(cols.hours), dtype=bool)
+    h, c = cols.hours, cols.cost
+    first = cheapest(cols.feasible, h, c)
+    if first is None:
         return None, []
-    chosen: list[Recommendation] = []
-    cheapest = _cheapest(feasible)
-    assert cheapest is not None
-    chosen.append(Recommendation(
-        policy="cheapest-within-deadline",
-        candidate_id=cheapest.id,
-        reason=_cheapest_reason(cheapest, candidates, deadline),
-        bound_by="deadline" if deadline is not None and _cheapest(candidates) not in feasible else "none",
-    ))
-    fastest = _fastest([c for c in candidates if c.meets_budget])
-    if fastest is not None:
-        bound = "budget" if budget is not None and _fastest(candidates) is not fastest else "none"
+    overall = cheapest(every, h, c)
+    reason = f"lowest cost (${c[first]:,.2f}, {h[first]:.2f} h)"
+    if deadline is not None:
+        reason += f" that meets the {deadline:g} h deadline"
+        if overall is not None and overall != first and not cols.meets_deadline[overall]:
+            reason += f"; the cheapest overall (${c[overall]:,.2f}) takes {h[overall]:.2f} h"
+    chosen = [Recommendation(policy="cheapest-within-deadline", candidate_id=first, reason=reason,
+                             bound_by="deadline" if overall != first and deadline is not None else "none")]
+
+    quick = fastest(cols.meets_budget, h, c)
+    if quick is not None:
+        unbounded = fastest(every, h, c)
         chosen.append(Recommendation(
             policy="fastest-within-budget",
-            candidate_id=fastest.id,
-            reason=f"finishes soonest ({fastest.hours:.2f} h) for ${fastest.cost_usd:,.2f}"
+            candidate_id=quick,
+            reason=f"finishes soonest ({h[quick]:.2f} h) for ${c[quick]:,.2f}"
                    + (f", within the ${budget:,.2f} budget" if budget is not None else ""),
-            bound_by=bound,
+            bound_by="budget" if budget is not None and unbounded != quick else "none",
         ))
-    point = knee(front)
-    if point is not None and point.meets_budget and point.meets_deadline:
+    point = knee(front, h, c)
+    if point is not None and cols.feasible[point]:
         chosen.append(Recommendation(
             policy="knee",
-            candidate_id=point.id,
-            reason=f"the frontier's knee: {point.hours:.2f} h for ${point.cost_usd:,.2f}; "
+            candidate_id=point,
+            reason=f"the frontier's knee: {h[point]:.2f} h for ${c[point]:,.2f}; "
                    "beyond it each hour saved costs disproportionately more",
             bound_by="frontier",
         ))
     return chosen[0], chosen[1:]
 
 
-def _cheapest_reason(c: Candidate, candidates: list[Candidate], deadline: float | None) -> str:
-    reason = f"lowest cost (${c.cost_usd:,.2f}, {c.hours:.2f} h)"
-    overall = _cheapest(candidates)
-    if deadline is not None:
-        reason += f" that meets the {deadline:g} h deadline"
-        if overall is not None and overall is not c and not overall.meets_deadline:
-            reason += f"; the cheapest overall (${overall.cost_usd:,.2f}) takes {overall.hours:.2f} h"
-    return reason
-
-
-def explain_infeasible(candidates: list[Candidate], budget: float | None, deadline: float | None) -> list[str]:
+def explain_infeasible(cols: Columns, budget: float | None, deadline: float | None,
+                       label: Callable[[int], str]) -> list[str]:
     """Which limit failed and by how much, when no candidate meets both."""
-    if not candidates:
+    h, c = cols.hours, cols.cost
+    every = np.ones(len(h), dtype=bool)
+    quick, cheap = fastest(every, h, c), cheapest(every, h, c)
+    if quick is None or cheap is None:
         return ["no candidate: every offer was excluded (see 'excluded')"]
     reasons: list[str] = []
-    fastest = _fastest(candidates)
-    cheapest = _cheapest(candidates)
-    assert fastest is not None and cheapest is not None
-    if deadline is not None and fastest.hours > deadline:
-        reasons.append(
-            f"deadline: the fastest candidate ({fastest.label()}) takes {fastest.hours:.2f} h, "
-            f"{fastest.hours - deadline:.2f} h over the {deadline:g} h deadline"
-        )
-    if budget is not None and cheapest.cost_usd > budget:
-        reasons.append(
-            f"budget: the cheapest candidate ({cheapest.label()}) costs ${cheapest.cost_usd:,.2f}, "
-            f"${cheapest.cost_usd - budget:,.2f} over the ${budget:,.2f} budget"
-        )
+    if deadline is not None and h[quick] > deadline:
+        reasons.append(f"deadline: the fastest candidate ({label(quick)}) takes {h[quick]:.2f} h, "
+                       f"{h[quick] - deadline:.2f} h over the {deadline:g} h deadline")
+    if budget is not None and c[cheap] > budget:
+        reasons.append(f"budget: the cheapest candidate ({label(cheap)}) costs ${c[cheap]:,.2f}, "
+                       f"${c[cheap] - budget:,.2f} over the ${budget:,.2f} budget")
     if not reasons and budget is not None and deadline is not None:
-        in_time = _cheapest([c for c in candidates if c.meets_deadline])
+        in_time = cheapest(cols.meets_deadline, h, c)
         assert in_time is not None
-        reasons.append(
-            f"budget and deadline together: meeting the {deadline:g} h deadline costs at least "
-            f"${in_time.cost_usd:,.2f}, ${in_time.cost_usd - budget:,.2f} over the ${budget:,.2f} budget"
-        )
+        reasons.append(f"budget and deadline together: meeting the {deadline:g} h deadline costs at least "
+                       f"${c[in_time]:,.2f}, ${c[in_time] - budget:,.2f} over the ${budget:,.2f} budget")
     return reasons

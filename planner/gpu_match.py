@@ -7,7 +7,7 @@ import re
 from planner.contracts.probe import DeviceInfo
 from providers.schema import GpuSpec
 
-_FAMILY = re.compile(r"\b([A-Z]{1,3}\d{2,4}[A-Z]?)\b")
+_FAMILY = re.compile(r"\b([A-Z]{1,3}\d{1,4}[A-Z]?)\b")
 
 
 def _tokens(name: str) -> set[str]:

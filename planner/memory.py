@@ -1,15 +1,21 @@
-"""The largest per-GPU batch that fits, from the probe's linear memory fit.
+"""The linear memory model M(B) = M_static + B * m_sample, and the largest batch it allows.
 
-M(B) = M_static + B * m_sample. On a GPU with C bytes the largest batch is
-floor((C * (1 - margin) - context - M_static) / m_sample).
+M_static is weights + gradients + optimizer state + workspace; m_sample the activations one
+sample keeps alive. Fitted by least squares over the probe's points (measured peaks when there
+are two or more, else the fake-trace predictions). On a GPU with C bytes the largest batch is
+floor((C * (1 - margin) - context - M_static) / m_sample). No torch here: the planner's CI path
+uses this module too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner import priors
-from planner.contracts.probe import MemoryFit, ProbeReport
+from planner.contracts.probe import MemoryCheck, MemoryFit, ProbePoint, ProbeReport
 
 
 @dataclass(frozen=True)
@@ -23,23 +29,43 @@ class MemoryLimit:
         return self.static_bytes + batch * self.per_sample_bytes
 
 
+def fit_memory(points: Iterable[ProbePoint]) -> MemoryFit | None:
+    """Least-squares M(B) over the measured peaks of ok points, else over every predicted peak.
+
+    Only the larger half of the batch sizes is fitted (at least two): at small batches the
+    peak is the optimizer step's, which does not grow with B, so the line that extrapolates
+    to bigger batches is the one through the sizes where activations dominate.
+    None when fewer than two distinct batch sizes carry a memory figure.
+    """
+    points = list(points)
+    measured = [(p.batch_size, p.peak_memory_bytes) for p in points
+                if p.status == "ok" and p.memory_provenance == "measured" and p.peak_memory_bytes]
+    predicted = [(p.batch_size, p.predicted_memory_bytes) for p in points if p.predicted_memory_bytes]
+    for pairs, provenance in ((measured, "fitted"), (predicted, "predicted")):
+        sizes = sorted({b for b, _ in pairs})
+        if len(sizes) >= 2:
+            smallest_fitted = sizes[-max(2, (len(sizes) + 1) // 2)]
+            return _least_squares([(b, m) for b, m in pairs if b >= smallest_fitted], provenance)
+    return None
+
+
+def _least_squares(pairs: list[tuple[int, int]], provenance: str) -> MemoryFit:
+    b = np.array([p[0] for p in pairs], dtype=np.float64)
+    m = np.array([p[1] for p in pairs], dtype=np.float64)
+    per_sample, static = np.polyfit(b, m, 1)
+    residual = np.abs(static + per_sample * b - m) / m
+    return MemoryFit(
+        static_bytes=float(static),
+        per_sample_bytes=float(per_sample),
+        points_used=len(pairs),
+        max_relative_residual=float(residual.max()),
+        provenance=provenance,
+    )
+
+
 def memory_fit_of(report: ProbeReport) -> MemoryFit | None:
-    """The report's fit, or one made from its measured points when the report has none."""
-    if report.memory_fit is not None:
-        return report.memory_fit
-    xy = [(p.batch_size, p.peak_memory_bytes) for p in report.ok_points() if p.peak_memory_bytes]
-    if len(xy) < 2:
-        return None
-    n = len(xy)
-    mx = sum(x for x, _ in xy) / n
-    my = sum(y for _, y in xy) / n
-    sxx = sum((x - mx) ** 2 for x, _ in xy)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in xy) / sxx
-    static = my - slope * mx
-    residual = max(abs(static + slope * x - y) / y for x, y in xy)
-    return MemoryFit(static_bytes=static, per_sample_bytes=slope, points_used=n, max_relative_residual=residual)
+    """The report's fit, or one made from its points when the report has none."""
+    return report.memory_fit or fit_memory(report.points)
 
 
 def largest_batch(fit: MemoryFit, capacity_bytes: float, margin: float = priors.MEMORY_MARGIN,
@@ -50,4 +76,44 @@ def largest_batch(fit: MemoryFit, capacity_bytes: float, margin: float = priors.
         usable_bytes=usable,
         static_bytes=fit.static_bytes,
         per_sample_bytes=fit.per_sample_bytes,
+    )
+
+
+def largest_batch_by_memory(fit: MemoryFit, capacities_bytes: Iterable[int], margin: float = priors.MEMORY_MARGIN,
+                            context_bytes: float = priors.CUDA_CONTEXT_BYTES) -> dict[int, int]:
+    """{capacity: largest batch}; 0 means not even one sample fits."""
+    return {c: largest_batch(fit, c, margin, context_bytes).largest_batch for c in capacities_bytes}
+
+
+def recommended_max_batch(points: Iterable[ProbePoint], capacity_bytes: int | None, margin: float) -> int | None:
+    """Largest ok batch whose peak memory leaves `margin` of the capacity free."""
+    if capacity_bytes is None:
+        return None
+    usable = (1.0 - margin) * capacity_bytes
+    fits = [p.batch_size for p in points
+            if p.status == "ok" and p.peak_memory_bytes is not None and p.peak_memory_bytes <= usable]
+    return max(fits, default=None)
+
+
+def memory_check(points: list[ProbePoint], fit: MemoryFit | None, capacity_bytes: int | None) -> MemoryCheck | None:
+    """The fit's boundary at this device's capacity against the sweep's, and the trace's accuracy."""
+    if fit is None or capacity_bytes is None:
+        return None
+    ok = [p for p in points if p.status == "ok"]
+    ooms = [p for p in points if p.status == "oom"]
+    last_ok = max((p.batch_size for p in ok), default=None)
+    first_oom = min(ooms, key=lambda p: p.batch_size, default=None)
+    predicted = fit.largest_batch(capacity_bytes)
+    errors = [abs(p.predicted_memory_bytes - p.peak_memory_bytes) / p.peak_memory_bytes for p in ok
+              if p.predicted_memory_bytes and p.peak_memory_bytes and p.memory_provenance == "measured"]
+    reached = first_oom is not None and last_ok is not None
+    return MemoryCheck(
+        capacity_bytes=capacity_bytes,
+        predicted_largest_batch=predicted,
+        last_ok_batch=last_ok,
+        first_oom_batch=first_oom.batch_size if first_oom else None,
+        relative_error=(predicted - last_ok) / last_ok if reached else None,
+        # A CUDA OOM carries no peak figure but is itself a measurement.
+        boundary_provenance=None if first_oom is None else (first_oom.memory_provenance or "measured"),
+        trace_max_relative_error=max(errors, default=None),
     )

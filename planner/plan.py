@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from planner import priors
-from planner.candidates import CandidateBuilder
-from planner.choose import explain_infeasible, pareto_front, recommend
-from planner.contracts.plan import Candidate, Exclusion, Plan, ProbeSummary
+from planner.candidates import ShapeBook, describe_offer
+from planner.choose import (
+    Columns,
+    cheapest,
+    explain_infeasible,
+    pareto_front,
+    recommend,
+)
+from planner.contracts.plan import Plan, ProbeSummary, ScalingRow, SensitivityRow
 from planner.contracts.probe import MemoryFit, ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
+from planner.evaluate import Evaluation, candidate, evaluate
 from planner.gpu_match import match_local_gpu
 from planner.memory import memory_fit_of
 from planner.perf import StepTimeModel
-from providers.schema import Catalog, Offer
+from providers.schema import Catalog, GpuSpec, Offer
 
 
 def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
@@ -97,6 +106,68 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
     return out
 
 
+def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, str]:
+    """All candidates when there are few; else the frontier, the recommendations and the cheapest
+    candidate of each provider x GPU x count x market."""
+    if len(ev) <= priors.MAX_LISTED_CANDIDATES:
+        return np.arange(len(ev)), "all candidates"
+    keys = {o.key[:1] + (o.gpu, o.gpu_count, o.market) for o in ev.offers}
+    key_id = {k: n for n, k in enumerate(sorted(keys))}
+    offer_key = np.array([key_id[(o.provider, o.gpu, o.gpu_count, o.market)] for o in ev.offers])
+    candidate_key = offer_key[ev.offer_index]
+    order = np.lexsort((ev.hours, ev.cost, candidate_key))
+    _, first = np.unique(candidate_key[order], return_index=True)
+    listed = np.union1d(np.union1d(order[first], front), np.array(chosen, dtype=int))
+    return listed, ("the Pareto frontier, the recommendations and the cheapest candidate of each "
+                    f"provider x GPU x count x market ({len(ev):,} evaluated)")
+
+
+def _sensitivity(request: PlanRequest, offers: list[Offer], step_model: StepTimeModel, fit: MemoryFit,
+                 gpus: dict[str, GpuSpec], reference_samples: float) -> list[SensitivityRow]:
+    """Without a measured noise scale: the cheapest-within-limits choice at each stated B_noise."""
+    rows = []
+    for b_noise in priors.NOISE_SCALE_SWEEP:
+        samples = SampleModel(request.reference.batch_size, reference_samples, b_noise)
+        ev = evaluate(offers, ShapeBook(request, fit, step_model, samples, gpus), request)
+        best = cheapest(ev.meets_deadline & ev.meets_budget, ev.hours, ev.cost)
+        if best is None:
+            rows.append(SensitivityRow(b_noise=b_noise, candidate=None))
+            continue
+        shape = ev.shape(best)
+        rows.append(SensitivityRow(b_noise=b_noise, candidate=describe_offer(ev.offer(best)),
+                                   global_batch=shape.global_batch, lr=shape.lr.lr, steps=shape.steps,
+                                   hours=float(ev.hours[best]), cost_usd=float(ev.cost[best])))
+    return rows
+
+
+def _scaling(ev: Evaluation, step_model: StepTimeModel, gpus: dict[str, GpuSpec], pick: int) -> list[ScalingRow]:
+    """The picked candidate's GPU at every GPU count on offer, at the picked global batch."""
+    gpu_name, batch = ev.offer(pick).gpu, ev.shape(pick).global_batch
+    per_count: dict[int, int] = {}  # GPU count -> the cheapest candidate of that count at this batch
+    for i in np.flatnonzero(np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]):
+        if ev.shape(i).global_batch != batch:
+            continue
+        count = ev.offer(i).gpu_count
+        if count not in per_count or ev.cost[i] < ev.cost[per_count[count]]:
+            per_count[count] = int(i)
+    if len(per_count) < 2:
+        return []
+    counts = sorted(per_count)
+    base = ev.shape(per_count[counts[0]]).step_time_s
+    rows = []
+    for count in counts:
+        i = per_count[count]
+        shape = ev.shape(i)
+        allreduce = step_model.allreduce_s(gpus[gpu_name], count)
+        speedup = base / shape.step_time_s
+        efficiency = speedup * counts[0] / count
+        rows.append(ScalingRow(gpu=gpu_name, gpu_count=count, global_batch=batch, step_time_s=shape.step_time_s,
+                               speedup=speedup, efficiency=efficiency, allreduce_share=allreduce / shape.step_time_s,
+                               cheapest_offer=describe_offer(ev.offer(i)), cost_usd=float(ev.cost[i]),
+                               pays=efficiency >= priors.SCALING_EFFICIENCY_PAYS))
+    return rows
+
+
 def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
                now: dt.datetime | None = None) -> Plan:
     warnings = list(catalog.warnings) + list(report.warnings)
@@ -111,31 +182,33 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     reference_samples = request.workload.total_samples(report.model.seq_len)
     b_noise = report.noise_scale.b_simple if report.noise_scale else None
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)
-    builder = CandidateBuilder(request, fit, step_model, sample_model, catalog.gpus)
+    offers = select_offers(request, catalog)
+    ev = evaluate(offers, ShapeBook(request, fit, step_model, sample_model, catalog.gpus), request)
 
-    candidates: list[Candidate] = []
-    excluded: list[Exclusion] = []
-    for offer in select_offers(request, catalog):
-        reason = builder.exclusion(offer)
-        if reason is not None:
-            excluded.append(reason)
-            continue
-        candidates.extend(builder.candidates(offer, first_id=len(candidates)))
-
-    front = pareto_front(candidates)
-    recommendation, alternatives = recommend(candidates, front, request.budget_usd, request.deadline_hours)
-    infeasible = [] if recommendation else explain_infeasible(candidates, request.budget_usd, request.deadline_hours)
+    cols = Columns(ev.hours, ev.cost, ev.meets_deadline, ev.meets_budget)
+    front = pareto_front(ev.hours, ev.cost)
+    recommendation, alternatives = recommend(cols, front, request.budget_usd, request.deadline_hours)
+    chosen = [r.candidate_id for r in ([recommendation] if recommendation else []) + alternatives]
+    listed, listing = _listed(ev, front, chosen)
+    infeasible = [] if recommendation else explain_infeasible(
+        cols, request.budget_usd, request.deadline_hours, lambda i: candidate(ev, i).label())
+    pick = recommendation.candidate_id if recommendation else (int(front[0]) if len(front) else None)
     return Plan(
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
         probe=_summary(report, fit),
         statistical_efficiency=sample_model.describe(),
-        candidates=candidates,
-        pareto=[c.id for c in front],
+        candidates_evaluated=len(ev),
+        listing=listing,
+        candidates=[candidate(ev, int(i)) for i in listed],
+        pareto=[int(i) for i in front],
         recommendation=recommendation,
         alternatives=alternatives,
         infeasible=infeasible,
-        excluded=excluded,
+        excluded=ev.excluded,
+        noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
+                                                          reference_samples),
+        scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
         assumptions=_assumptions(step_model, sample_model),
         warnings=warnings,
         price_tables=catalog.tables,

@@ -60,6 +60,13 @@ BATCH_RANGE_ABOVE_SAMPLES_FIXED = 8  # up to B0 * 8 without one
 # Without a measured noise scale, show how the choice moves over this range of B_noise.
 NOISE_SCALE_SWEEP = (64.0, 256.0, 1024.0, 4096.0, 16384.0)
 
+# A plan lists every candidate up to this many; beyond, the frontier, the recommendations and
+# the cheapest candidate of each provider x GPU x count x market.
+MAX_LISTED_CANDIDATES = 5000
+
+# Adding GPUs "pays" while each one still brings this much of its own speed (scaling efficiency).
+SCALING_EFFICIENCY_PAYS = 0.75
+
 # A candidate whose global batch is this many times the critical batch buys few fewer steps.
 BEYOND_CRITICAL_FACTOR = 4.0
 

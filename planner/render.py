@@ -54,8 +54,33 @@ def _frontier_table(plan: Plan) -> Table:
         limits = ("ok" if c.meets_deadline and c.meets_budget
                   else ", ".join(x for x, ok in (("late", c.meets_deadline), ("over budget", c.meets_budget)) if not ok))
         table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", str(c.global_batch),
-                      f"{c.per_gpu_batch} x {c.accumulation}", _lr(c), f"{c.hours:,.2f}", f"{c.cost_usd:,.2f}", limits)
+                      f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}", f"{c.hours:,.2f}", f"{c.cost_usd:,.2f}",
+                      limits)
     return table
+
+
+def _sensitivity_lines(plan: Plan) -> list[str]:
+    if not plan.noise_sensitivity:
+        return []
+    lines = ["if the noise scale were ... (no measurement: the cheapest choice within the limits)"]
+    for r in plan.noise_sensitivity:
+        choice = (f"{r.candidate}, batch {r.global_batch}, lr {r.lr:.3g}, {r.hours:,.2f} h, ${r.cost_usd:,.2f}"
+                  if r.candidate else "nothing meets the limits")
+        lines.append(f"  B_noise {r.b_noise:>8,.0f}: {choice}")
+    return lines
+
+
+def _scaling_lines(plan: Plan) -> list[str]:
+    if not plan.scaling:
+        return []
+    first = plan.scaling[0]
+    lines = [f"scaling {first.gpu} at global batch {first.global_batch}:"]
+    for r in plan.scaling:
+        verdict = "pays" if r.pays else "stops paying"
+        lines.append(f"  {r.gpu_count} GPU: {r.step_time_s * 1e3:,.1f} ms/step, speed-up {r.speedup:.2f}x, "
+                     f"efficiency {r.efficiency:.0%}, all-reduce {r.allreduce_share:.0%} of the step, "
+                     f"${r.cost_usd:,.2f} on {r.cheapest_offer}: {verdict}")
+    return lines
 
 
 def render_table(plan: Plan, width: int = 120) -> str:
@@ -75,7 +100,9 @@ def render_table(plan: Plan, width: int = 120) -> str:
             console.print(f"  - {reason}")
     console.print()
     console.print(_frontier_table(plan))
-    console.print(f"{len(plan.candidates)} candidates, {len(plan.excluded)} offers excluded; prices as of "
+    for line in _scaling_lines(plan) + _sensitivity_lines(plan):
+        console.print(line)
+    console.print(f"{plan.candidates_evaluated:,} candidates, {len(plan.excluded)} offers excluded; prices as of "
                   + ", ".join(f"{t.name} {t.as_of}" for t in plan.price_tables))
     for warning in plan.warnings:
         console.print(f"warning: {warning}")
@@ -99,7 +126,11 @@ def render_markdown(plan: Plan) -> str:
         c = plan.candidate(cid)
         out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {c.global_batch} | "
                    f"{c.per_gpu_batch} x {c.accumulation} | {_lr(c)} | {c.hours:,.2f} | {c.cost_usd:,.2f} |")
-    out += ["", "## Statistical efficiency", "", plan.statistical_efficiency.explanation, "", "## Assumptions", ""]
+    out += ["", "## Statistical efficiency", "", plan.statistical_efficiency.explanation, ""]
+    out += [f"    {line}" for line in _sensitivity_lines(plan)]
+    if plan.scaling:
+        out += ["", "## Adding GPUs", ""] + [f"    {line}" for line in _scaling_lines(plan)]
+    out += ["", "## Assumptions", ""]
     out += [f"- {a}" for a in plan.assumptions]
     if plan.warnings:
         out += ["", "## Warnings", ""] + [f"- {w}" for w in plan.warnings]

@@ -25,6 +25,14 @@ from providers.schema import Catalog, GpuSpec, Offer, PriceTable
 REFRESHED = ("aws-api", "azure-api")
 
 
+def load_gpu_specs(pricing_dir: Path | None = None) -> dict[str, GpuSpec]:
+    """The GPU spec table alone: what the probe needs to know its own device's ceilings."""
+    folder = pricing_dir or bundled_pricing_dir()
+    gpus_file = load_manifest(folder).table_file("gpus")
+    label = "pricing" if pricing_dir is None else str(folder)
+    return read_gpus(folder / gpus_file, f"{label}/{gpus_file}")
+
+
 def load_catalog(
     *,
     user_csv: Path | None = None,

@@ -33,6 +33,10 @@ def add_probe_arguments(p: argparse.ArgumentParser, model_group: argparse._Mutua
                    help="CPU only: memory that stands in for a device's (default: half the RAM, at most 8 GiB)")
     p.add_argument("--isolate", action="store_true", help="run each point in its own subprocess")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from its log")
+    p.add_argument("--noise-steps", type=int, default=0, metavar="N",
+                   help="after the sweep, train N steps measuring the gradient noise scale (critical batch)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="after the sweep, time the step under DDP on N local ranks (GPUs; gloo processes on a CPU)")
 
 
 def _print_event(event: object) -> None:
@@ -71,6 +75,8 @@ def probe_from_args(args: argparse.Namespace) -> ProbeReport:
         log_path=out.with_name(out.name + ".points.jsonl") if out else None,
         resume=args.resume,
         isolate=args.isolate,
+        noise_steps=args.noise_steps,
+        nproc=args.nproc,
     )
     report = run_probe(config, on_event=_print_event)
     if out:
@@ -99,7 +105,28 @@ def run(args: argparse.Namespace) -> int:
         best = report.best_point()
         sys.stdout.write(f"{report.model.id} on {report.device.name}: stopped ({report.stop_reason}); ")
         sys.stdout.write(f"best {best.samples_per_s:,.1f} samples/s at batch {best.batch_size}\n" if best else "no point\n")
+        for line in _extras(report):
+            sys.stdout.write(line + "\n")
     return 0
+
+
+def _extras(report: ProbeReport) -> list[str]:
+    """Summary lines for the noise scale and the DDP probe, when they ran."""
+    from planner.probe.noise import format_batch
+
+    lines = []
+    ddp_noise = report.ddp.noise_scale if report.ddp else None
+    for label, noise in (("noise scale", report.noise_scale), ("DDP noise scale", ddp_noise)):
+        if noise:
+            lines.append(f"{label}: B_simple ≈ {format_batch(noise.b_simple)} "
+                         f"(90% band {format_batch(noise.low)} .. {format_batch(noise.high)}), "
+                         f"B_small={noise.b_small}, B_big={noise.b_big}, {noise.steps} steps")
+    if report.ddp:
+        ddp = report.ddp
+        efficiency = f"{ddp.scaling_efficiency:.0%}" if ddp.scaling_efficiency is not None else "n/a"
+        lines.append(f"DDP x{ddp.world_size} ({ddp.backend}): all-reduce {ddp.allreduce_s * 1e3:.1f} ms "
+                     f"({ddp.bus_bandwidth_gbs:.2f} GB/s bus), scaling efficiency {efficiency}")
+    return lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:

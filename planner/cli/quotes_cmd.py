@@ -18,7 +18,14 @@ from providers.aws import refresh_aws
 from providers.azure import refresh_azure
 from providers.catalog import load_catalog
 from providers.errors import QuoteFilterError
-from providers.quotes import SORT_KEYS, Quote, QuoteFilter, SortKey, Throughput, find_quotes
+from providers.quotes import (
+    SORT_KEYS,
+    Quote,
+    QuoteFilter,
+    SortKey,
+    Throughput,
+    find_quotes,
+)
 from providers.schema import CATALOG_SCHEMA_VERSION, Catalog
 
 REFRESH_CHOICES = ("aws", "azure", "all")

@@ -8,6 +8,8 @@ from planner.contracts.plan import (
     Plan,
     ProbeSummary,
     Recommendation,
+    ScalingRow,
+    SensitivityRow,
     StatisticalEfficiency,
 )
 from planner.contracts.probe import (
@@ -23,7 +25,12 @@ from planner.contracts.probe import (
     ProbeSettings,
     Software,
 )
-from planner.contracts.request import REQUEST_SCHEMA_VERSION, PlanRequest, ReferenceRun, Workload
+from planner.contracts.request import (
+    REQUEST_SCHEMA_VERSION,
+    PlanRequest,
+    ReferenceRun,
+    Workload,
+)
 
 __all__ = [
     "PLAN_SCHEMA_VERSION",
@@ -45,6 +52,8 @@ __all__ = [
     "ProbeSettings",
     "ProbeSummary",
     "Recommendation",
+    "ScalingRow",
+    "SensitivityRow",
     "ReferenceRun",
     "Software",
     "StatisticalEfficiency",

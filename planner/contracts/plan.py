@@ -96,6 +96,33 @@ class StatisticalEfficiency(_Strict):
     explanation: str
 
 
+class SensitivityRow(_Strict):
+    """What the cheapest-within-limits choice would be if the noise scale were b_noise."""
+
+    b_noise: float
+    candidate: str | None = Field(description="provider instance market (region), or None if nothing meets the limits")
+    global_batch: int | None = None
+    lr: float | None = None
+    steps: int | None = None
+    hours: float | None = None
+    cost_usd: float | None = None
+
+
+class ScalingRow(_Strict):
+    """One GPU count of one GPU type at a fixed global batch: where adding GPUs stops paying."""
+
+    gpu: str
+    gpu_count: int
+    global_batch: int
+    step_time_s: float
+    speedup: float = Field(description="step-time speed-up over the fewest GPUs of this type")
+    efficiency: float = Field(description="speedup per GPU added: speedup x fewest / gpu_count")
+    allreduce_share: float = Field(description="fraction of the step spent in the exposed all-reduce")
+    cheapest_offer: str
+    cost_usd: float
+    pays: bool = Field(description="efficiency at or above the stated threshold")
+
+
 class Exclusion(_Strict):
     offer: str
     reason: str
@@ -107,12 +134,17 @@ class Plan(_Strict):
     request: PlanRequest
     probe: ProbeSummary
     statistical_efficiency: StatisticalEfficiency
+    candidates_evaluated: int = Field(description="every (offer, global batch) pair priced")
+    listing: str = Field(description="which of the evaluated candidates `candidates` lists")
     candidates: list[Candidate]
     pareto: list[int] = Field(description="candidate ids on the (hours, dollars) frontier, fastest first")
     recommendation: Recommendation | None
     alternatives: list[Recommendation] = Field(default_factory=list)
     infeasible: list[str] = Field(default_factory=list, description="why nothing met the limits, when so")
     excluded: list[Exclusion] = Field(default_factory=list)
+    noise_sensitivity: list[SensitivityRow] = Field(
+        default_factory=list, description="without a measured noise scale: the choice across a range of them")
+    scaling: list[ScalingRow] = Field(default_factory=list, description="the recommended GPU at each GPU count")
     assumptions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     price_tables: list[PriceTable]

@@ -74,6 +74,8 @@ class ProbeSettings(_Strict):
     safety_margin: float = Field(default=0.0, description="fraction of memory kept free below the OOM boundary")
     isolate: bool = Field(default=False, description="each point ran in its own subprocess")
     activation_checkpointing: bool = False
+    noise_steps: int = Field(default=0, description="training steps of the noise-scale measurement (0: none)")
+    nproc: int = Field(default=1, description="processes of the DDP probe (1: none)")
 
 
 class ProbePoint(_Strict):
@@ -141,6 +143,41 @@ class NoiseScale(_Strict):
     b_big: int
     steps: int
     provenance: Provenance = "measured"
+    grad_sqnorm: float | None = Field(default=None, description="|G|^2, the EMA of its per-step estimates")
+    trace_sigma: float | None = Field(default=None, description="tr(Sigma), the EMA of its per-step estimates")
+    ema: float | None = Field(default=None, description="weight the running averages keep per step")
+    method: str | None = Field(default=None, description="where the two batch sizes came from; how the band was made")
+
+
+class DdpPoint(_Strict):
+    """One per-rank batch size under DistributedDataParallel; times are medians on the slowest rank."""
+
+    batch_per_rank: int = Field(ge=1)
+    step_time_s: float = Field(gt=0, description="a DDP training step, gradient all-reduce included")
+    no_sync_step_time_s: float | None = Field(default=None, description="the same step under no_sync(): no all-reduce")
+    single_step_time_s: float | None = Field(default=None, description="rank 0 alone, plain model, no DDP")
+    samples_per_s: float = Field(gt=0, description="world_size * batch_per_rank / step_time_s")
+    scaling_efficiency: float | None = Field(
+        default=None, description="DDP throughput / (world_size x single-rank throughput) = single / DDP step time"
+    )
+
+
+class DdpMeasurement(_Strict):
+    """The training step on world_size local devices under DDP (`batchfit probe --nproc N`)."""
+
+    world_size: int = Field(ge=2)
+    backend: Literal["nccl", "gloo"]
+    grad_bytes: int = Field(description="bytes of trainable-parameter gradients all-reduced per step")
+    allreduce_s: float = Field(gt=0, description="median standalone all_reduce of grad_bytes, slowest rank")
+    bus_bandwidth_gbs: float = Field(gt=0, description="2(n-1)/n * grad_bytes / allreduce_s, GB/s (nccl-tests' busbw)")
+    points: list[DdpPoint]
+    scaling_efficiency: float | None = Field(default=None, description="at the largest per-rank batch")
+    overlap_fraction: float | None = Field(
+        default=None, description="1 - (DDP - no_sync step time) / allreduce_s at the largest batch, clamped to [0, 1]"
+    )
+    noise_scale: NoiseScale | None = Field(
+        default=None, description="B_small = per-rank batch (local gradient), B_big = world_size x it (all-reduced)"
+    )
 
 
 class ProbeReport(_Strict):
@@ -158,6 +195,7 @@ class ProbeReport(_Strict):
         default=None, description="largest ok batch whose peak memory is <= (1 - safety_margin) * capacity"
     )
     noise_scale: NoiseScale | None = None
+    ddp: DdpMeasurement | None = None
     warnings: list[str] = Field(default_factory=list)
 
     def ok_points(self) -> list[ProbePoint]:

@@ -10,7 +10,11 @@ import torch
 from torch import nn
 
 from planner.models.bundle import ModelBundle
-from planner.models.image_data import ShapesSource, image_batch_maker, image_classification_loss
+from planner.models.image_data import (
+    ShapesSource,
+    image_batch_maker,
+    image_classification_loss,
+)
 
 IMAGE = 224
 

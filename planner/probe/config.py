@@ -23,7 +23,10 @@ class ProbeConfig(BaseModel):
     kernels: KernelsChoice = "torch"
     start_batch: int = Field(default=1, ge=1)
     max_batch: int | None = Field(default=None, ge=1, description="None: grow until OOM, plateau or time limit")
-    time_limit_s: float = Field(default=300.0, gt=0, description="whole sweep; a point that would overrun is skipped")
+    time_limit_s: float = Field(
+        default=300.0, gt=0,
+        description="whole probe: a point that would overrun is skipped, noise steps stop (after 3) once it is spent",
+    )
     point_time_limit_s: float = Field(default=30.0, gt=0, description="one point's timed steps (at least one runs)")
     memory_cap_bytes: int | None = Field(
         default=None, gt=0, description="CPU only: stands in for device memory; None = half the RAM, at most 8 GiB"
@@ -36,6 +39,14 @@ class ProbeConfig(BaseModel):
     log_path: Path | None = Field(default=None, description="JSONL log, one line per finished point")
     resume: bool = Field(default=False, description="reuse the points already in log_path")
     isolate: bool = Field(default=False, description="run each point in a fresh subprocess")
+    noise_steps: int = Field(
+        default=0, ge=0, description="after the sweep: training steps measuring the gradient noise scale (0: off)"
+    )
+    noise_micro_batches: int = Field(
+        default=4, ge=2, description="k: B_small is the recommended batch, B_big = k x B_small in micro-batches"
+    )
+    noise_ema: float = Field(default=0.95, ge=0, lt=1, description="weight the noise-scale averages keep per step")
+    nproc: int = Field(default=1, ge=1, description="after the sweep: the step under DDP on this many ranks (1: off)")
 
     @model_validator(mode="after")
     def _batch_range(self) -> ProbeConfig:

@@ -1,9 +1,9 @@
 """What the probe ran on: the device (name, memory, ceilings) and the software versions.
 
 On a CPU the memory figure is the cap that stands in for device memory (the probe never lets
-a point's traced peak pass it). On CUDA the dense ceilings come from a small table keyed by
-the device name, so the report is self-contained and MFU can be computed on the spot; the
-planner matches the name against its own GPU spec table for everything else.
+a point's traced peak pass it). On CUDA the device name is matched against the bundled GPU spec
+table (`pricing/gpus.csv`, the one the planner prices with), so the report carries its dense
+ceilings and MFU can be computed on the spot.
 """
 
 from __future__ import annotations
@@ -18,27 +18,11 @@ import planner
 from planner.contracts.probe import DeviceInfo, Software
 from planner.contracts.request import Precision
 from planner.errors import BadInput
+from planner.gpu_match import match_local_gpu
+from providers.catalog import load_gpu_specs
 
 GIB = 2**30
 DEFAULT_CAP_CEILING = 8 * GIB  # the CPU cap never defaults above this: a probe, not a stress test
-
-# Dense peaks from NVIDIA datasheets (no sparsity): (bf16 TFLOP/s or None, fp32 TFLOP/s, memory
-# bandwidth GB/s). First match wins, so the more specific names come first.
-_CUDA_CEILINGS: list[tuple[str, float | None, float, float]] = [
-    ("H200", 989.0, 67.0, 4800.0),
-    ("H100 PCIe", 756.0, 51.0, 2000.0),
-    ("H100", 989.0, 67.0, 3350.0),
-    ("A100-SXM4-40GB", 312.0, 19.5, 1555.0),
-    ("A100-PCIE-40GB", 312.0, 19.5, 1555.0),
-    ("A100", 312.0, 19.5, 2039.0),
-    ("L40S", 362.0, 91.6, 864.0),
-    ("L4", 121.0, 30.3, 300.0),
-    ("A10G", 70.0, 35.0, 600.0),
-    ("T4", None, 8.1, 320.0),  # no bf16 tensor cores
-    ("V100", None, 15.7, 900.0),
-    ("B200", 2250.0, 75.0, 8000.0),
-]
-
 
 def resolve_device(choice: str) -> torch.device:
     """auto -> cuda when available, else cpu; asking for cuda without one is a BadInput."""
@@ -65,16 +49,18 @@ def default_memory_cap() -> int:
 
 def device_info(device: torch.device, precision: Precision, cap_bytes: int | None) -> DeviceInfo:
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        peak_bf16, peak_fp32, bandwidth = cuda_ceilings(name)
-        return DeviceInfo(
+        info = DeviceInfo(
             kind="cuda",
-            name=name,
+            name=torch.cuda.get_device_name(device),
             memory_bytes=torch.cuda.get_device_properties(device).total_memory,
             memory_source="device",
-            peak_tflops=peak_bf16 if precision == "bf16" else peak_fp32,
-            bandwidth_gbs=bandwidth,
         )
+        # The ceilings come from the same GPU spec table the planner prices with.
+        spec = match_local_gpu(info, load_gpu_specs())
+        if spec is None:
+            return info
+        return info.model_copy(update={"gpu_spec": spec.name, "peak_tflops": spec.peak_tflops(precision),
+                                       "bandwidth_gbs": spec.bandwidth_gbs})
     return DeviceInfo(
         kind="cpu",
         name=_cpu_name(),
@@ -98,14 +84,6 @@ def software_info() -> Software:
         batchfit=planner.__version__,
         platform=f"{platform.system()} {platform.release()} {platform.machine()}",
     )
-
-
-def cuda_ceilings(name: str) -> tuple[float | None, float | None, float | None]:
-    """(bf16 TFLOP/s, fp32 TFLOP/s, GB/s) for a torch.cuda device name; None where unknown."""
-    for key, bf16, fp32, bandwidth in _CUDA_CEILINGS:
-        if key in name:
-            return bf16, fp32, bandwidth
-    return None, None, None
 
 
 def _cpu_name() -> str:

@@ -9,7 +9,11 @@ optimizer) is not counted, as in the usual 6 * params * tokens convention.
 from __future__ import annotations
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
 
 from planner.models.bundle import ModelBundle
 from planner.probe.fake import fake_bundle, fake_mode

@@ -7,14 +7,13 @@ measuring them again (error points are retried). A line cut short by a crash is 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from planner.contracts.probe import ProbePoint, ProbeReport
+from planner.contracts.probe import ProbePoint
 from planner.errors import BadInput
 
 REUSABLE = ("ok", "oom")
@@ -81,10 +80,3 @@ def _read(path: Path, expected: LogHeader) -> dict[int, ProbePoint]:
         if point.status in REUSABLE:
             points[point.batch_size] = point
     return points
-
-
-def write_report(report: ProbeReport, path: Path) -> None:
-    """The final report as indented JSON, written whole (temp file + rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
-    tmp.replace(path)

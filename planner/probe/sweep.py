@@ -6,6 +6,8 @@
    to a multiple of `refine_multiple`.
 3. Fit M(B) = M_static + B * m_sample, recommend the largest ok batch that leaves
    `safety_margin` of the memory free, and check the fit against the boundary found.
+4. When asked, at that batch: the step under DDP on `nproc` ranks (ddp.py), then
+   `noise_steps` training steps measuring the gradient noise scale (noise.py).
 
 On a CPU a memory cap stands in for device memory: each point's peak is first predicted on
 fake tensors and a point over the cap is marked `oom` without allocating it. Every finished
@@ -16,6 +18,7 @@ from the log. Sizes the sweep did not reach are listed as `skipped` with the rea
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import threading
 import time
@@ -24,15 +27,30 @@ from dataclasses import dataclass, field
 
 import torch
 
-from planner.contracts.probe import DataInfo, ModelInfo, ProbePoint, ProbeReport, ProbeSettings
+from planner.contracts.probe import (
+    DataInfo,
+    DdpMeasurement,
+    ModelInfo,
+    NoiseScale,
+    ProbePoint,
+    ProbeReport,
+    ProbeSettings,
+)
 from planner.errors import BadInput, ProbeFailed
+from planner.memory import fit_memory, memory_check, recommended_max_batch
 from planner.models.messages import one_line
 from planner.models.registry import load_model
 from planner.probe.config import EventKind, ProbeConfig, ProbeEvent
-from planner.probe.device import default_memory_cap, device_info, resolve_device, software_info
+from planner.probe.ddp import check_ddp, ddp_phase
+from planner.probe.device import (
+    default_memory_cap,
+    device_info,
+    resolve_device,
+    software_info,
+)
 from planner.probe.flops import flops_per_sample
-from planner.probe.memfit import fit_memory, memory_check, recommended_max_batch
 from planner.probe.memtrace import predict_step_peak
+from planner.probe.noise import noise_phase
 from planner.probe.point import MIB, Cancelled, measure_point
 from planner.probe.pointlog import PointLog
 from planner.probe.step import TrainStep, optimizer_choice
@@ -71,6 +89,9 @@ class _Sweep:
         self.last_cost: tuple[int, float] | None = None  # (batch, wall seconds) of the last measured point
 
         self.device = resolve_device(config.device)
+        check_ddp(config.nproc, self.device)
+        self.noise_scale: NoiseScale | None = None
+        self.ddp: DdpMeasurement | None = None
         self.cap = (config.memory_cap_bytes or default_memory_cap()) if self.device.type == "cpu" else None
         self.bundle = load_model(config.model, seq_len=config.seq_len, checkpointing=config.checkpointing,
                                  data=config.data)
@@ -101,8 +122,45 @@ class _Sweep:
         for size in stop.skipped:
             if size not in self.points:
                 self.points[size] = ProbePoint(batch_size=size, status="skipped", reason=f"not run ({stop.detail})")
+        if stop.reason not in ("interrupted", "cancelled"):
+            self._after_sweep()
         self._emit("done", text=stop.detail)
         return self._report(stop)
+
+    def _after_sweep(self) -> None:
+        """The DDP probe, then the noise-scale steps, both at the batch the sweep recommends
+        (else its smallest ok one). They run in the parent even in isolate mode: no point is
+        left to protect from the allocator. The probe's time limit bounds the noise steps."""
+        ok = [p for p in self.points.values() if p.status == "ok"]
+        if not ok or (self.cancel is not None and self.cancel.is_set()):
+            return
+        c = self.config
+        batch = (recommended_max_batch(ok, self.device_info.memory_bytes, c.safety_margin)
+                 or min(p.batch_size for p in ok))
+        deadline = self.began + c.time_limit_s  # perf_counter time
+
+        def say(text: str) -> None:
+            self._emit("message", text=text)
+
+        if c.nproc > 1:
+            self._release_device()  # rank 0 runs on this process's device
+            self.ddp, warnings = ddp_phase(c, self.device, batch, time.time() + deadline - time.perf_counter(),
+                                           self.cancel, say)
+            self.warnings += warnings
+        if c.noise_steps and not (self.cancel is not None and self.cancel.is_set()):
+            self.step = self.step or TrainStep(self.bundle, self.device, c.precision, c.kernels)
+            outcome = noise_phase(self.step, c, batch, deadline, self.cancel, say)
+            self.noise_scale = outcome.noise_scale
+            self.warnings += outcome.warnings
+
+    def _release_device(self) -> None:
+        """Give the GPU's memory back (model, optimizer state, cache) before other processes use it."""
+        if self.device.type != "cuda" or self.step is None:
+            return
+        self.step = None
+        self.bundle.model.to("cpu")
+        gc.collect()
+        torch.cuda.empty_cache()
 
     def _grow(self) -> _Stop:
         size, previous = self.config.start_batch, None
@@ -305,12 +363,14 @@ class _Sweep:
                 warmup_steps=c.warmup_steps, timed_steps=c.timed_steps, plateau_gain=c.plateau_gain,
                 start_batch=c.start_batch, point_time_limit_s=c.point_time_limit_s,
                 refine_multiple=c.refine_multiple, safety_margin=c.safety_margin, isolate=c.isolate,
-                activation_checkpointing=c.checkpointing,
+                activation_checkpointing=c.checkpointing, noise_steps=c.noise_steps, nproc=c.nproc,
             ),
             points=points,
             stop_reason=stop.reason,
             memory_fit=fit,
             memory_check=memory_check(points, fit, capacity),
             recommended_max_batch=recommended_max_batch(points, capacity, c.safety_margin),
+            noise_scale=self.noise_scale,
+            ddp=self.ddp,
             warnings=self.warnings,
         )

@@ -107,3 +107,44 @@ def test_batch_range_is_narrow_while_samples_are_fixed(request_, report, catalog
     fixed = build_plan(request_, report, catalog)
     assert max(c.global_batch for c in fixed.candidates) == 64 * priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED
     assert min(c.global_batch for c in fixed.candidates) == 64 // priors.BATCH_RANGE_BELOW
+
+
+def test_noise_sensitivity_without_a_measured_noise_scale(request_, report, catalog):
+    plan = build_plan(request_, report, catalog)
+    rows = plan.noise_sensitivity
+    assert [r.b_noise for r in rows] == list(priors.NOISE_SCALE_SWEEP)
+    batches = [r.global_batch for r in rows if r.global_batch]
+    assert batches == sorted(batches)  # a noisier gradient makes a larger batch worth its samples
+    assert batches[0] < batches[-1]
+
+
+def test_no_sensitivity_sweep_once_the_noise_scale_is_measured(request_, report, catalog):
+    from planner.contracts import NoiseScale
+
+    noisy = report.model_copy(update={"noise_scale": NoiseScale(b_simple=64, low=50, high=80, b_small=4, b_big=16, steps=10)})
+    assert build_plan(request_, noisy, catalog).noise_sensitivity == []
+
+
+def test_scaling_shows_where_adding_gpus_stops_paying(request_, report, catalog):
+    h100_only = catalog.model_copy(update={"offers": [o for o in catalog.offers if o.gpu == H100.name]})
+    plan = build_plan(request_, report, h100_only)
+    rows = plan.scaling
+    assert [r.gpu_count for r in rows] == [1, 8]
+    one, eight = rows
+    assert one.speedup == 1.0 and one.efficiency == 1.0
+    assert eight.speedup == pytest.approx(one.step_time_s / eight.step_time_s)
+    assert eight.efficiency == pytest.approx(eight.speedup / 8)
+    assert eight.pays == (eight.efficiency >= priors.SCALING_EFFICIENCY_PAYS)
+    assert 0 < eight.allreduce_share < 1
+
+
+def test_large_catalogs_list_the_frontier_and_the_best_of_each_kind(request_, report, catalog, monkeypatch):
+    monkeypatch.setattr(priors, "MAX_LISTED_CANDIDATES", 10)
+    plan = build_plan(request_.model_copy(update={"spot": True}), report, catalog)
+    listed = {c.id for c in plan.candidates}
+    assert plan.candidates_evaluated > len(listed)
+    assert set(plan.pareto) <= listed
+    assert plan.recommendation is not None and plan.recommendation.candidate_id in listed
+    kinds = {(c.provider, c.gpu, c.gpu_count, c.market) for c in plan.candidates}
+    assert len(kinds) == len({(o.provider, o.gpu, o.gpu_count, o.market) for o in catalog.offers})
+    assert "evaluated" in plan.listing

@@ -6,15 +6,14 @@ import pytest
 import torch
 
 from planner.contracts.probe import MemoryFit, ProbePoint
-from planner.models import ModelBundle, load_model
-from planner.probe import (
+from planner.memory import (
     fit_memory,
     largest_batch_by_memory,
-    predict_step_peak,
+    memory_check,
     recommended_max_batch,
-    traced_step_peak,
 )
-from planner.probe.memfit import memory_check
+from planner.models import ModelBundle, load_model
+from planner.probe import predict_step_peak, traced_step_peak
 from planner.probe.memtrace import LiveBytes
 from planner.probe.step import TrainStep
 

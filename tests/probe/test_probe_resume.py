@@ -12,8 +12,9 @@ import pytest
 
 from planner.contracts.probe import ProbeReport
 from planner.errors import BadInput
-from planner.probe import ProbeConfig, default_log_path, run_probe, write_report
+from planner.probe import ProbeConfig, default_log_path, run_probe
 from planner.probe.pointlog import LogPoint
+from planner.report_file import save_probe_report
 from tests.probe.probe_factories import REF
 
 REPO = Path(__file__).parents[2]  # on PYTHONPATH, so the child can import tests.probe.probe_factories
@@ -92,6 +93,6 @@ def test_without_resume_the_log_starts_over(tmp_path, scripted_clock):
 def test_report_round_trips_through_json(tmp_path, scripted_clock):
     report = run_probe(ProbeConfig(**{**SETTINGS, "max_batch": 2}))
     path = tmp_path / "report.json"
-    write_report(report, path)
+    save_probe_report(report, path)
     assert ProbeReport.model_validate_json(path.read_text()) == report
     assert default_log_path(path) == tmp_path / "report.json.points.jsonl"

@@ -11,7 +11,6 @@ from planner.models import load_model
 from planner.probe import ProbeConfig, TrainStep
 from planner.probe.device import (
     DEFAULT_CAP_CEILING,
-    cuda_ceilings,
     default_memory_cap,
     device_info,
     resolve_device,
@@ -55,16 +54,6 @@ def test_cpu_device_reports_the_cap_as_its_memory():
     info = device_info(CPU, "fp32", cap_bytes=3 * 2**30)
     assert info.kind == "cpu" and info.name and info.memory_bytes == 3 * 2**30 and info.memory_source == "cap"
     assert 0 < default_memory_cap() <= DEFAULT_CAP_CEILING
-
-
-def test_cuda_ceilings_by_device_name():
-    assert cuda_ceilings("NVIDIA H100 80GB HBM3") == (989.0, 67.0, 3350.0)
-    assert cuda_ceilings("NVIDIA H100 PCIe") == (756.0, 51.0, 2000.0)
-    assert cuda_ceilings("NVIDIA H200") == (989.0, 67.0, 4800.0)
-    assert cuda_ceilings("NVIDIA A100-SXM4-40GB")[2] == 1555.0
-    assert cuda_ceilings("NVIDIA L4")[0] == 121.0 and cuda_ceilings("NVIDIA L40S")[0] == 362.0
-    assert cuda_ceilings("Tesla T4")[0] is None  # no bf16 tensor cores
-    assert cuda_ceilings("Some Future GPU") == (None, None, None)
 
 
 def test_software_versions():

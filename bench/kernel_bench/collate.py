@@ -1,7 +1,7 @@
 """Collate end to end: batchfit's fused GPU collate against the usual CPU collate + copy.
 
-Usage: python bench/kernels/collate.py --out collate.json   (CUDA machine, a few seconds)
-       python bench/kernels/collate.py --smoke             (tiny sizes; CPU is fine)
+Usage: python bench/kernel_bench/collate.py --out collate.json   (CUDA machine, a few seconds)
+       python bench/kernel_bench/collate.py --smoke             (tiny sizes; CPU is fine)
 
 Each case times, on the host clock, from CPU-side inputs to outputs ready on the device:
   reference  the CPU path: pad_sequence + masks + position ids + shifted labels (tokens) or

@@ -1,7 +1,7 @@
 """AdamW step bandwidth: batchfit FusedAdamW against torch AdamW(foreach=True) and (fused=True).
 
-Usage: python bench/kernels/adamw.py --out adamw.json   (H100/H200: well under 2 minutes)
-       python bench/kernels/adamw.py --smoke            (tiny sizes; CPU is fine)
+Usage: python bench/kernel_bench/adamw.py --out adamw.json   (H100/H200: well under 2 minutes)
+       python bench/kernel_bench/adamw.py --smoke            (tiny sizes; CPU is fine)
 
 Every row's GB/s counts the algorithmic minimum traffic of its step, so rows compare as speeds:
   fp32:              28 bytes/param = p, g, m, v read (16) + p, m, v written (12)

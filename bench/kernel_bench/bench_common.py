@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-# Runs as `python bench/kernels/<script>.py`: make the repository's packages importable.
+# Runs as `python bench/kernel_bench/<script>.py`: make the repository's packages importable.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))

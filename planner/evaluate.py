@@ -1,0 +1,128 @@
+"""Price every (offer, shape) pair at once, as numpy columns, and build Candidates on demand.
+
+A catalog of 10,000 offers x 20 batch sizes is 200,000 candidates: their hours and dollars are
+computed as arrays (one row per candidate), the choice works on those arrays, and only the
+candidates a plan lists become pydantic models.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner import priors
+from planner.candidates import Shape, ShapeBook
+from planner.contracts.plan import Candidate, Exclusion
+from planner.contracts.request import PlanRequest
+from providers.schema import Offer
+
+
+@dataclass
+class Evaluation:
+    """Candidate i is shape `shape_index[i]` of group `group[i]` on offer `offer_index[i]`."""
+
+    offers: list[Offer]
+    shapes: list[list[Shape]]  # one list per (GPU, GPU count) group
+    offer_index: np.ndarray
+    group: np.ndarray
+    shape_index: np.ndarray
+    hours: np.ndarray
+    cost: np.ndarray
+    meets_deadline: np.ndarray
+    meets_budget: np.ndarray
+    excluded: list[Exclusion]
+
+    def __len__(self) -> int:
+        return len(self.hours)
+
+    def shape(self, i: int) -> Shape:
+        return self.shapes[self.group[i]][self.shape_index[i]]
+
+    def offer(self, i: int) -> Offer:
+        return self.offers[self.offer_index[i]]
+
+
+def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Evaluation:
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    excluded: list[Exclusion] = []
+    for i, offer in enumerate(offers):
+        reason = book.exclusion(offer)
+        if reason is None:
+            groups[(offer.gpu, offer.gpu_count)].append(i)
+        else:
+            excluded.append(reason)
+
+    shapes: list[list[Shape]] = []
+    columns: dict[str, list[np.ndarray]] = defaultdict(list)
+    for g, ((gpu, count), members) in enumerate(groups.items()):
+        group_shapes = book.shapes(book.gpus[gpu], count)
+        shapes.append(group_shapes)
+        if not group_shapes:
+            continue
+        member = np.array(members)
+        run_s = np.array([s.compute_seconds for s in group_shapes])  # (shapes,)
+        spot = np.array([offers[i].market == "spot" for i in members])
+        billing = np.array([offers[i].billing_seconds for i in members], dtype=np.float64)
+        price = np.array([offers[i].price_per_hour for i in members])
+        # seconds[offer, shape]: spot runs take longer by the interruption overhead
+        seconds = run_s[None, :] * np.where(spot, 1 + priors.SPOT_INTERRUPTION_OVERHEAD, 1.0)[:, None]
+        billed_h = np.ceil(seconds / billing[:, None]) * billing[:, None] / 3600
+        n_offers, n_shapes = seconds.shape
+        columns["offer_index"].append(np.repeat(member, n_shapes))
+        columns["group"].append(np.full(n_offers * n_shapes, g))
+        columns["shape_index"].append(np.tile(np.arange(n_shapes), n_offers))
+        columns["hours"].append((seconds / 3600).ravel())
+        columns["cost"].append((billed_h * price[:, None]).ravel())
+
+    def column(name: str, dtype: type) -> np.ndarray:
+        return np.concatenate(columns[name]) if columns[name] else np.zeros(0, dtype=dtype)
+
+    hours = column("hours", float)
+    cost = column("cost", float)
+    deadline = request.deadline_hours
+    budget = request.budget_usd
+    return Evaluation(
+        offers=offers,
+        shapes=shapes,
+        offer_index=column("offer_index", int),
+        group=column("group", int),
+        shape_index=column("shape_index", int),
+        hours=hours,
+        cost=cost,
+        meets_deadline=np.ones_like(hours, dtype=bool) if deadline is None else hours <= deadline,
+        meets_budget=np.ones_like(cost, dtype=bool) if budget is None else cost <= budget,
+        excluded=excluded,
+    )
+
+
+def candidate(ev: Evaluation, i: int) -> Candidate:
+    """Candidate i as the plan lists it; its id is its row in the evaluation."""
+    offer, shape = ev.offer(i), ev.shape(i)
+    return Candidate(
+        id=i,
+        provider=offer.provider,
+        instance=offer.instance,
+        region=offer.region,
+        market=offer.market,
+        gpu=offer.gpu,
+        gpu_count=offer.gpu_count,
+        price_per_hour=offer.price_per_hour,
+        per_gpu_batch=shape.per_gpu_batch,
+        accumulation=shape.accumulation,
+        global_batch=shape.global_batch,
+        step_time_s=shape.step_time_s,
+        step_time_provenance=shape.provenance,
+        samples_per_s=shape.global_batch / shape.step_time_s,
+        steps=shape.steps,
+        samples=shape.samples,
+        hours=float(ev.hours[i]),
+        cost_usd=float(ev.cost[i]),
+        memory_per_gpu_bytes=shape.memory_bytes,
+        memory_limit_bytes=shape.memory_limit_bytes,
+        lr=shape.lr,
+        meets_deadline=bool(ev.meets_deadline[i]),
+        meets_budget=bool(ev.meets_budget[i]),
+        notes=list(shape.notes),
+    )

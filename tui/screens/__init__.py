@@ -1,0 +1,1 @@
+"""The app's screens: setup, probe, plan and quotes, plus small dialogs."""

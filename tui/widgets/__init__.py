@@ -1,0 +1,1 @@
+"""Widgets of the batchfit app that are not screens."""
