@@ -198,7 +198,7 @@ class RankProbe:
         """This rank's share of `world` fresh draws: the bundles' batch makers are seeded alike in
         every process, so each rank taking its own of the draws gives independent batches."""
         draws = [step.bundle.make_batch(batch_size, self.device) for _ in range(self.world)]
-        return draws[self.rank]
+        return draws[0]
 
     # -- timing and collectives --------------------------------------------------------------
 
