@@ -51,17 +51,17 @@ def stages(out: Path) -> list[Stage]:
     py = sys.executable
     return [
         Stage("kernel-tests", [py, "-m", "pytest", "tests/kernels", "-m", "cuda", "-q", "-x", "-p", "no:cacheprovider",
-                               f"--junitxml={out / 'kernel-tests.xml'}"], 150, outputs=["kernel-tests.xml"]),
-        Stage("bench-adamw", [py, "bench/kernel_bench/adamw.py", "--out", str(out / "adamw.json")], 150,
+                               f"--junitxml={out / 'kernel-tests.xml'}"], 100, outputs=["kernel-tests.xml"]),
+        Stage("bench-adamw", [py, "bench/kernel_bench/adamw.py", "--out", str(out / "adamw.json")], 120,
               outputs=["adamw.json"]),
-        Stage("bench-collate", [py, "bench/kernel_bench/collate.py", "--out", str(out / "collate.json")], 60,
+        Stage("bench-collate", [py, "bench/kernel_bench/collate.py", "--out", str(out / "collate.json")], 45,
               outputs=["collate.json"]),
         # To the OOM boundary (plateau stop off), so the memory model meets the real boundary.
-        probe("gpt2-small-torch", "gpt2-small", "torch", 100, out, "--plateau-gain", "-1"),
-        probe("gpt2-small-triton", "gpt2-small", "triton", 60, out, "--plateau-gain", "-1", "--max-batch", "32"),
-        probe("resnet50-torch", "resnet50", "torch", 90, out, "--plateau-gain", "-1", "--max-batch", "1024"),
-        probe("gpt2-small-noise", "gpt2-small", "triton", 70, out, "--max-batch", "16", "--noise-steps", "30"),
-        probe("resnet50-triton", "resnet50", "triton", 50, out, "--plateau-gain", "-1", "--max-batch", "256"),
+        probe("gpt2-small-torch", "gpt2-small", "torch", 90, out, "--plateau-gain", "-1"),
+        probe("gpt2-small-noise", "gpt2-small", "triton", 60, out, "--max-batch", "16", "--noise-steps", "30"),
+        probe("resnet50-torch", "resnet50", "torch", 80, out, "--plateau-gain", "-1"),
+        probe("gpt2-small-triton", "gpt2-small", "triton", 50, out, "--plateau-gain", "-1", "--max-batch", "32"),
+        probe("resnet50-triton", "resnet50", "triton", 40, out, "--plateau-gain", "-1", "--max-batch", "256"),
     ]
 
 

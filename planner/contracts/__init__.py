@@ -15,6 +15,8 @@ from planner.contracts.plan import (
 from planner.contracts.probe import (
     PROBE_SCHEMA_VERSION,
     DataInfo,
+    DdpMeasurement,
+    DdpPoint,
     DeviceInfo,
     MemoryCheck,
     MemoryFit,
@@ -38,6 +40,8 @@ __all__ = [
     "REQUEST_SCHEMA_VERSION",
     "Candidate",
     "DataInfo",
+    "DdpMeasurement",
+    "DdpPoint",
     "DeviceInfo",
     "Exclusion",
     "LrChoice",

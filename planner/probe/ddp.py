@@ -140,7 +140,7 @@ def run_ddp_probe(config: ProbeConfig, device: torch.device, batch_sizes: list[i
         result = out_dir / RESULT_FILE
         if child.returncode != 0 or not result.is_file():
             raise ProbeFailed(f"DDP probe: torchrun exited with code {child.returncode} and no rank said why "
-                              f"({_last_words(stderr)}); run it by hand: {' '.join(command[1:4])} ...")
+                              f"({_last_words(stderr)})")
         reply = DdpReply.model_validate(json.loads(result.read_text()))
     return reply.measurement, reply.warnings
 

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 from torch.nn.parallel import DistributedDataParallel
 
-from planner.contracts.probe import DdpMeasurement, DdpPoint
+from planner.contracts.probe import DdpMeasurement, DdpPoint, NoiseScale
 from planner.errors import BadInput
 from planner.models.bundle import Batch
 from planner.models.messages import one_line
@@ -136,21 +136,18 @@ class RankProbe:
         slowest = self._slowest(times)
 
         points = []
-        for i, b in enumerate(sizes):
-            ddp_s, local_s = slowest[2 * i], slowest[2 * i + 1]
+        for b, ddp_s, local_s in zip(sizes, slowest[0::2], slowest[1::2], strict=True):
             alone_s = single.get(b)
             points.append(DdpPoint(batch_per_rank=b, step_time_s=ddp_s, no_sync_step_time_s=local_s,
                                    single_step_time_s=alone_s, samples_per_s=self.world * b / ddp_s,
                                    scaling_efficiency=alone_s / ddp_s if alone_s else None))
-        top = points[-1]
-        assert top.no_sync_step_time_s is not None
         # The part of the all-reduce DDP did not hide behind backward shows up as extra step time.
-        exposed = max(0.0, top.step_time_s - top.no_sync_step_time_s)
+        exposed = max(0.0, slowest[-2] - slowest[-1])
         ring_bytes = 2 * (self.world - 1) / self.world * grad_bytes  # what each rank sends in a ring all-reduce
         measurement = DdpMeasurement(
             world_size=self.world, backend=backend_for(self.device.type), grad_bytes=grad_bytes,
             allreduce_s=allreduce_s, bus_bandwidth_gbs=ring_bytes / allreduce_s / 1e9,
-            points=points, scaling_efficiency=top.scaling_efficiency,
+            points=points, scaling_efficiency=points[-1].scaling_efficiency,
             overlap_fraction=min(1.0, max(0.0, 1 - exposed / allreduce_s)), noise_scale=noise_scale,
         )
         return DdpReply(measurement=measurement, warnings=self.warnings)
@@ -170,7 +167,8 @@ class RankProbe:
             times.append(self._now() - began)
         return self._slowest([statistics.median(times)])[0]
 
-    def _noise_scale(self, step: TrainStep, norms: LocalNorm, grads: list[torch.nn.Parameter], batch_size: int):
+    def _noise_scale(self, step: TrainStep, norms: LocalNorm, grads: list[torch.nn.Parameter],
+                     batch_size: int) -> NoiseScale | None:
         """B_small = the per-rank batch (each rank's local gradient), B_big = world x it (all-reduced)."""
         c = self.config
         local_sq, global_sq = [], []
@@ -188,7 +186,7 @@ class RankProbe:
         dist.all_reduce(mean_local)
         mean_local /= self.world
         estimator = NoiseScaleEstimator(batch_size, self.world * batch_size, c.noise_ema, method="DDP ranks")
-        for small, big in zip(mean_local.tolist(), torch.stack(global_sq).tolist()):
+        for small, big in zip(mean_local.tolist(), torch.stack(global_sq).tolist(), strict=True):
             estimator.add(small, big)
         outcome = estimator.outcome()
         self.warnings += [f"DDP {warning}" for warning in outcome.warnings]
@@ -198,7 +196,7 @@ class RankProbe:
         """This rank's share of `world` fresh draws: the bundles' batch makers are seeded alike in
         every process, so each rank taking its own of the draws gives independent batches."""
         draws = [step.bundle.make_batch(batch_size, self.device) for _ in range(self.world)]
-        return draws[0]
+        return draws[self.rank]
 
     # -- timing and collectives --------------------------------------------------------------
 
@@ -211,7 +209,9 @@ class RankProbe:
         began = time.perf_counter()
         while len(times) < c.timed_steps:
             over = bool(times) and time.perf_counter() - began > c.point_time_limit_s
-            if self._any(over) if collective else over:
+            if collective:
+                over = self._any(over)
+            if over:
                 break
             start = self._now()
             step.run(batch)

@@ -8,8 +8,11 @@ model trains while we measure -- and only the averages are divided.
 
 The band is a bootstrap over steps: the steps are resampled with replacement (each keeping its
 EMA weight), the same weighted ratio is taken per resample, and the 5th and 95th percentiles of
-those ratios are the 90% band. A band open above (|G|² not resolved from zero) or reaching
-zero (tr(Σ) not resolved from zero) yields no NoiseScale but a warning with the bound we have.
+those ratios are the 90% band. On the closed-form task of tests/probe/test_noise_scale.py
+(B_simple = 25, 300 seeds) it held the truth 89-90% of the time for 20-60 steps at B_small = 16,
+and 85% at B_small = 4 (the estimate's spread grows as B_small falls below B_simple). A band open
+above (|G|² not resolved from zero) or reaching zero (tr(Σ) not resolved from zero) yields no
+NoiseScale but a warning with the bound we have.
 
 In one process (`measure_noise_scale`) the two sizes are micro-batches: B_big = k x B_small,
 each micro-batch's gradient is added into an accumulator by `kernels.accumulate_grad_sqnorm`,
@@ -223,7 +226,7 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
 def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[torch.Tensor], b_small: int,
               micro_batches: int, cancel: threading.Event | None) -> tuple[float, float]:
     """(mean |g_small|² over the micro-batches, |g_big|²) of one training step."""
-    from kernels import accumulate_grad_sqnorm
+    from kernels import accumulate_grad_sqnorm  # imports triton: only once a noise scale is asked for
 
     step.release_grads()  # last step's gradients may alias the accumulators zeroed next
     for accum in accums:
@@ -241,7 +244,7 @@ def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[to
         small_sq.append(accumulate_grad_sqnorm([accums[i] for i in live], [params[i].grad.contiguous() for i in live]))
     step.release_grads()
     big_sq = torch.zeros((), dtype=torch.float32, device=step.device)
-    for param, accum, reached in zip(params, accums, touched):
+    for param, accum, reached in zip(params, accums, touched, strict=True):
         if reached:
             accum.div_(micro_batches)  # the mean of k micro-batch means: the B_big gradient
             big_sq += accum.square().sum()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,21 @@ def test_two_gloo_ranks_measure_step_allreduce_scaling_and_noise(fast_config):
     assert ns is not None, report.warnings
     assert (ns.b_small, ns.b_big, ns.steps) == (32, 64, 300)
     assert ns.b_simple == pytest.approx(TRUE_B_SIMPLE, rel=0.15)  # ranks sharing data would give tr(Σ) ≈ 0
+    assert ns.low <= TRUE_B_SIMPLE <= ns.high  # ranks' draws overlapping in part would bias it low, out of the band
     assert report.noise_scale is not None and report.settings.nproc == 2
+
+
+def test_cancel_stops_the_ranks_and_keeps_the_sweep(fast_config):
+    cancel = threading.Event()
+
+    def cancel_once_ddp_starts(event) -> None:
+        if event.kind == "message" and event.text.startswith("DDP probe:"):
+            cancel.set()
+
+    report = run_probe(fast_config(REF, max_batch=4, nproc=2, noise_steps=5), on_event=cancel_once_ddp_starts,
+                       cancel=cancel)
+    assert report.ddp is None and report.noise_scale is None  # the noise steps after it are skipped too
+    assert "DDP probe: cancelled" in report.warnings and len(report.ok_points()) == 3
 
 
 @pytest.mark.slow
