@@ -59,6 +59,7 @@ class LaunchTables:
     row_order: list[int]  # table row r holds input tensor row_order[r]
     device: torch.device
     aligned: bool  # every address in the table is a multiple of 16 bytes
+    block: int  # elements per chunk: every kernel launched over these tables uses it as BLOCK
 
     def addresses(self, tensors: Sequence[Tensor]) -> tuple[Tensor, bool]:
         """int64 device vector of the tensors' addresses in table row order; all 16-byte aligned?"""
@@ -71,7 +72,7 @@ def launch_tables(
     columns: Sequence[Sequence[Tensor | int | None]],
     class_keys: Sequence[Hashable],
     device: torch.device,
-    block: int = TABLE_BLOCK,
+    block: int | None = None,
 ) -> LaunchTables:
     """Tables for `len(class_keys)` tensors; `columns[c][i]` is column c of tensor i.
 
@@ -79,6 +80,7 @@ def launch_tables(
     The first column holds tensors and sets each row's element count. Rows are reordered so
     that the classes (in order of first appearance) are contiguous.
     """
+    block = block or TABLE_BLOCK
     keys_in_order = list(dict.fromkeys(class_keys))
     row_order = sorted(range(len(class_keys)), key=lambda i: keys_in_order.index(class_keys[i]))
     numels = [_numel(columns, i) for i in row_order]
@@ -101,7 +103,7 @@ def launch_tables(
         classes.append(LaunchClass(key, chunks[start : start + count], start, count))
         start += count
     addresses = (_entry(col[i]) for col in columns for i in row_order if isinstance(col[i], Tensor))
-    return LaunchTables(table, len(row_order), start, classes, row_order, device, _aligned(addresses))
+    return LaunchTables(table, len(row_order), start, classes, row_order, device, _aligned(addresses), block)
 
 
 def _aligned(addresses: Iterable[int]) -> bool:

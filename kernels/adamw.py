@@ -63,6 +63,22 @@ _HYPER_COLS = 8
 # Device scratch written by the finalize kernel: [clip coefficient, apply flag, ‖g‖²].
 _SQNORM = 2
 _FINALIZE_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class UpdateLaunch:
+    """Shape of the update launch: elements per program (the chunk) and warps per program.
+
+    One module-level setting so bench/kernel_bench/adamw_tuning.py can sweep it; the values
+    in use are the ones that measured best there (see bench/README.md).
+    """
+
+    block: int = TABLE_BLOCK
+    num_warps: int = 4
+
+
+UPDATE_LAUNCH = UpdateLaunch()
+
 # torch.nn.utils.clip_grad_norm_'s guard against a zero norm.
 _CLIP_EPS = 1e-6
 
@@ -269,7 +285,7 @@ def adamw_tables(tensors: AdamWTensors) -> LaunchTables:
     """The launch tables for everything but the grads: reusable while those tensors stay put."""
     t = tensors
     columns = [t.params, t.exp_avgs, t.exp_avg_sqs, t.masters, t.steps, t.groups]
-    return launch_tables(columns, [p.dtype for p in t.params], t.params[0].device)
+    return launch_tables(columns, [p.dtype for p in t.params], t.params[0].device, block=UPDATE_LAUNCH.block)
 
 
 def adamw_triton(
@@ -326,7 +342,8 @@ def adamw_triton(
             STOCHASTIC_ROUNDING=stochastic_rounding and param_dtype == torch.bfloat16,
             NORM_IN_PASS=not norm_first,
             ALIGNED=aligned,
-            BLOCK=TABLE_BLOCK,
+            BLOCK=tables.block,
+            num_warps=UPDATE_LAUNCH.num_warps,
         )
     return clip_state[_SQNORM] if norm_first else partials.sum()
 

@@ -15,7 +15,6 @@ from torch import Tensor
 
 from ._backend import resolve_backend, tl, tl_dtype, triton
 from ._multi_tensor import (
-    TABLE_BLOCK,
     LaunchClass,
     LaunchTables,
     launch_tables,
@@ -96,7 +95,7 @@ def launch_sqnorm_class(
         GRAD_DTYPE=tl_dtype(grad_dtype),
         ACCUM_DTYPE=tl_dtype(accum_dtype or grad_dtype),
         ALIGNED=aligned,
-        BLOCK=TABLE_BLOCK,
+        BLOCK=tables.block,
     )
 
 

@@ -24,7 +24,6 @@ from planner.models.mlp import next_byte_batch_maker
 from planner.models.text_data import TokenSource
 from planner.probe.noise import NoiseOutcome, NoiseScaleEstimator, measure_noise_scale
 from planner.probe.step import TrainStep
-
 from truth_lib.data import CPU, make_bundle
 
 NOISE_DATA_SEED = 20_000  # a stream of training batches no training run draws

@@ -20,7 +20,6 @@ import torch
 from planner.contracts.plan import LrChoice
 from planner.models.bundle import Batch, ModelBundle
 from planner.probe.step import TrainStep
-
 from truth_lib.data import CPU
 
 EVAL_FIRST = 10  # first evaluation, steps
@@ -30,19 +29,18 @@ WINDOW = 0.12  # the local fit uses evaluations within [s/1.12, s*1.12] of the c
 
 @dataclass(frozen=True)
 class OptSettings:
-    """AdamW settings of one run; constant learning rate after a linear warmup."""
+    """AdamW settings of one run, at a constant learning rate (the reference has no warmup, so no retune adds one)."""
 
     lr: float
     betas: tuple[float, float]
     eps: float
     weight_decay: float
-    warmup_steps: int
 
     @classmethod
     def from_choice(cls, choice: LrChoice) -> OptSettings:
         assert choice.betas is not None and choice.eps is not None, "an AdamW retune sets betas and eps"
-        return cls(lr=choice.lr, betas=choice.betas, eps=choice.eps, weight_decay=choice.weight_decay or 0.0,
-                   warmup_steps=choice.warmup_steps or 0)
+        assert not choice.warmup_steps, "the bench trains at a constant lr, without warmup"
+        return cls(lr=choice.lr, betas=choice.betas, eps=choice.eps, weight_decay=choice.weight_decay or 0.0)
 
 
 @dataclass
@@ -127,9 +125,6 @@ def train_to_target(bundle: ModelBundle, batch: int, seed: int, settings: OptSet
     due = EVAL_FIRST
     began = time.perf_counter()
     for done in range(1, max_steps + 1):
-        if done <= settings.warmup_steps:
-            for group in step.optimizer.param_groups:
-                group["lr"] = settings.lr * done / settings.warmup_steps
         step.run(bundle.make_batch(batch, CPU))
         if done == due:
             loss = evaluate(bundle, step.model, eval_set)
