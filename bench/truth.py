@@ -31,7 +31,7 @@ from truth_lib.train import OptSettings, Run, train_to_target
 
 from planner.contracts.request import ReferenceRun
 from planner.efficiency import SampleModel
-from planner.lr import retune
+from planner.lr import ADAM_DEFAULT_BETAS, ADAM_DEFAULT_EPS, retune
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -81,6 +81,10 @@ def run_bench(s: Settings) -> Outcome:
     eval_set = eval_batch(held_out, s.eval_samples)
     b0 = s.reference_batch
 
+    def adamw(lr: float) -> ReferenceRun:
+        return ReferenceRun(batch_size=b0, lr=lr, optimizer="adamw", betas=ADAM_DEFAULT_BETAS, eps=ADAM_DEFAULT_EPS,
+                            weight_decay=0.0)  # no decay: the 4-byte MLP cannot overfit 10 MB of text
+
     def train_at(batch: int, seed: int, opt: OptSettings, max_steps: int, reference: bool = False) -> Run:
         run = train_to_target(make_bundle(train, seed), batch, seed, opt, s.target, eval_set, max_steps,
                               checkpoint_levels=s.ladder if reference and seed == s.seeds[0] else (),
@@ -94,13 +98,13 @@ def run_bench(s: Settings) -> Outcome:
     sweep: dict[float, Run] = {}
     say(f"reference B0={b0}, lr sweep {s.lr_sweep} to L*={s.target}")
     for lr in s.lr_sweep:
-        opt = OptSettings.from_choice(retune(ReferenceRun(batch_size=b0, lr=lr, weight_decay=0.0), b0, None))
+        opt = OptSettings.from_choice(retune(adamw(lr), b0, None))
         sweep[lr] = train_at(b0, s.seeds[0], opt, reference_max, reference=True)
     reached = {lr: run for lr, run in sweep.items() if run.steps_to_target is not None}
     if not reached:
         raise SystemExit(f"no lr of {s.lr_sweep} reached L*={s.target} within {reference_max} steps at B0={b0}")
     lr0 = min(reached, key=lambda lr: reached[lr].steps_to_target)  # type: ignore[arg-type,return-value]
-    reference = ReferenceRun(batch_size=b0, lr=lr0, weight_decay=0.0)
+    reference = adamw(lr0)
     ref_opt = OptSettings.from_choice(retune(reference, b0, None))
     ref_runs = [sweep[lr0]] + [train_at(b0, seed, ref_opt, reference_max, reference=True) for seed in s.seeds[1:]]
     ref_steps = mean_steps(ref_runs)

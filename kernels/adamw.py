@@ -73,7 +73,7 @@ class UpdateLaunch:
     in use are the ones that measured best there (see bench/README.md).
     """
 
-    block: int = TABLE_BLOCK
+    block: int = 1024
     num_warps: int = 4
 
 

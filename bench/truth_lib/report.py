@@ -34,7 +34,7 @@ class BatchRow:
     choice: LrChoice
     measured: list[float | None]  # steps to the target, one per seed (None: not reached within cap_steps)
     predicted: int  # SampleModel(B0, N0, B_simple).steps(B)
-    predicted_band: tuple[int, int]  # the same at B_simple's band edges (high B_noise, low B_noise)
+    predicted_band: tuple[int, int]  # the same at B_simple's band edges, fewer steps first
     naive: int  # samples fixed: ceil(N0 / B)
     cap_steps: int
     wall_s: float  # all seeds
@@ -46,7 +46,7 @@ class BatchRow:
             return SampleModel(model.reference_batch, model.reference_samples, b_noise_edge).steps(batch)
 
         return cls(batch=batch, choice=choice, measured=[r.steps_to_target for r in runs],
-                   predicted=model.steps(batch), predicted_band=(at(b_noise.high), at(b_noise.low)),
+                   predicted=model.steps(batch), predicted_band=tuple(sorted((at(b_noise.low), at(b_noise.high)))),
                    naive=naive.steps(batch), cap_steps=cap_steps, wall_s=sum(r.wall_s for r in runs))
 
     @property
@@ -231,5 +231,5 @@ def write_results(outcomes: list[Outcome], out_dir: Path, command: str) -> list[
         "",
     ]
     sections = "\n\n".join(table(o) for o in outcomes)
-    md_path.write_text("\n".join(header) + sections + "\n\n" + KEEP_MARKER + (kept or "\n"))
+    md_path.write_text("\n".join(header) + "\n" + sections + "\n\n" + KEEP_MARKER + (kept or "\n"))
     return [json_path, md_path]
