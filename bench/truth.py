@@ -1,6 +1,6 @@
 """A check against reality on a CPU: do the steps S(B) batchfit predicts match real training?
 
-    .venv/bin/python bench/truth.py            # the full run, ~15 min on 2 cores: writes bench/results/truth-cpu.{json,md}
+    .venv/bin/python bench/truth.py            # the full run, ~20 min on one core: writes bench/results/truth-cpu.{json,md}
     .venv/bin/python bench/truth.py --quick    # ~1 min: a reduced run, prints its table, writes nothing
 
 The `mlp` preset (next byte of Python stdlib source from the 4 before it, ~0.92M parameters)
@@ -148,7 +148,9 @@ def run_bench(s: Settings) -> Outcome:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced run (~1 min): prints its table, writes nothing")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    # One thread by default: with two, any other process on the 2-core machine stalls every op at
+    # the thread barrier (measured: a B=8 step 14 ms -> 143 ms); steps to L* do not depend on it.
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help=f"write truth-cpu.json/.md here (default: {RESULTS} for the full run, none for --quick)")
     args = parser.parse_args()

@@ -1,9 +1,14 @@
 """How fast one optimizer step runs on a GPU the probe may never have seen.
 
-The measured local step time is fitted as t(B) = fixed + B * per_sample. Each part moves to a
-target GPU by its own ceiling:
+Eager training is launch-bound at small batches (the GPU waits for the host to issue kernels)
+and device-bound at large ones, so the measured local step time is fitted as
+    t(B) = max(host, fixed + B * per_sample)
+with the line through the larger half of the batch sizes. Each part moves to a target GPU by
+its own ceiling:
 - per-sample compute: FLOPs/sample over (peak TFLOP/s for the precision x achieved efficiency);
-- fixed part: optimizer bytes/param x params over bandwidth, plus host overhead;
+- fixed device work: optimizer bytes/param x params over memory bandwidth, plus whatever else
+  the probe's GPU measured, moved by the bandwidth ratio;
+- host time: measured on a GPU probe, else a prior per parameter tensor (kernels per tensor);
 - data parallel over n GPUs adds a ring all-reduce, 2(n-1)/n x gradient bytes / link bandwidth,
   partly hidden behind backward.
 The efficiency is calibrated from the probe when it ran on a known GPU, else a stated prior.
@@ -18,39 +23,50 @@ from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
 
 GRAD_BYTES_PER_PARAM = 4  # gradients stay fp32 under bf16 autocast
+LAUNCH_BOUND_MARGIN = 1.10  # a small-batch step this much above the line is taken as host-bound
 
 
 @dataclass(frozen=True)
-class LinearStepTime:
-    """t(B) = fixed_s + B * per_sample_s, fitted to the measured points."""
+class LocalStepTime:
+    """t(B) = max(host_s, fixed_s + B * per_sample_s), fitted to the measured points."""
 
+    host_s: float
     fixed_s: float
     per_sample_s: float
     points: int
 
-    def at(self, batch: float) -> float:
+    def device_s(self, batch: float) -> float:
         return self.fixed_s + batch * self.per_sample_s
 
+    def at(self, batch: float) -> float:
+        return max(self.host_s, self.device_s(batch))
 
-def fit_step_time(points: list[ProbePoint]) -> LinearStepTime | None:
-    """Least-squares line through (batch, median step time); the intercept is kept >= 0."""
-    xy = [(p.batch_size, p.step_time_s) for p in points if p.status == "ok" and p.step_time_s]
-    if not xy:
-        return None
-    if len(xy) == 1:
-        batch, t = xy[0]
-        return LinearStepTime(fixed_s=0.0, per_sample_s=t / batch, points=1)
+
+def _line(xy: list[tuple[int, float]]) -> tuple[float, float]:
+    """(intercept, slope) by least squares; through the origin when noise tips the line."""
     n = len(xy)
     mx = sum(x for x, _ in xy) / n
     my = sum(y for _, y in xy) / n
     sxx = sum((x - mx) ** 2 for x, _ in xy)
-    slope = sum((x - mx) * (y - my) for x, y in xy) / sxx
-    fixed = my - slope * mx
-    if fixed < 0 or slope <= 0:
-        # Noise at small batches can tip the line; fall back to a line through the origin.
-        slope = sum(x * y for x, y in xy) / sum(x * x for x, _ in xy)
-        fixed = 0.0
-    return LinearStepTime(fixed_s=fixed, per_sample_s=slope, points=n)
+    slope = sum((x - mx) * (y - my) for x, y in xy) / sxx if sxx else 0.0
+    intercept = my - slope * mx
+    if intercept < 0 or slope <= 0:
+        return 0.0, sum(x * y for x, y in xy) / sum(x * x for x, _ in xy)
+    return intercept, slope
+
+
+def fit_step_time(points: list[ProbePoint]) -> LocalStepTime | None:
+    xy = sorted((p.batch_size, p.step_time_s) for p in points if p.status == "ok" and p.step_time_s)
+    if not xy:
+        return None
+    if len(xy) == 1:
+        batch, t = xy[0]
+        return LocalStepTime(host_s=0.0, fixed_s=0.0, per_sample_s=t / batch, points=1)
+    large = xy[-max(2, (len(xy) + 1) // 2):]
+    fixed, per_sample = _line(large)
+    small = xy[: len(xy) - len(large)]
+    host = max((t for b, t in small if t > LAUNCH_BOUND_MARGIN * (fixed + per_sample * b)), default=0.0)
+    return LocalStepTime(host_s=host, fixed_s=fixed, per_sample_s=per_sample, points=len(xy))
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class StepPrediction:
     seconds: float
     compute_s: float
     fixed_s: float
+    host_s: float
     allreduce_s: float
     provenance: Provenance
 
@@ -69,11 +86,12 @@ class StepTimeModel:
         self.report = report
         self.precision = precision
         self.params = report.model.params
-        self.local_gpu = local_gpu
+        self.local_gpu = local_gpu if report.device.kind == "cuda" else None
         self.local_fit = fit_step_time(report.points)
         self.flops_per_sample, self.flops_provenance = self._flops_per_sample()
         self.calibrated_efficiency = self._calibrate()
-        self.overhead_s = self._overhead()
+        self.host_s, self.host_provenance = self._host()
+        self.overlap, self.overlap_provenance = self._overlap()
 
     def _flops_per_sample(self) -> tuple[float, Provenance]:
         model = self.report.model
@@ -84,20 +102,39 @@ class StepTimeModel:
 
     def _calibrate(self) -> float | None:
         """Achieved fraction of the local GPU's ceiling, when the probe ran on a known GPU."""
-        if self.local_gpu is None or self.local_fit is None or self.report.device.kind != "cuda":
+        if self.local_gpu is None or self.local_fit is None:
             return None
         local_peak = self.local_gpu.peak_tflops(self.precision) * 1e12
         return min(1.0, self.flops_per_sample / (self.local_fit.per_sample_s * local_peak))
 
-    def _overhead(self) -> float:
-        """Host overhead per step: the measured fixed part minus the optimizer's traffic on a GPU."""
-        if self.calibrated_efficiency is None or self.local_gpu is None or self.local_fit is None:
-            return priors.STEP_OVERHEAD_S
-        return max(0.0, self.local_fit.fixed_s - self._optimizer_s(self.local_gpu))
+    def _host(self) -> tuple[float, Provenance]:
+        """Host time per micro-batch: measured on a GPU probe, else per parameter tensor."""
+        if self.calibrated_efficiency is not None and self.local_fit is not None:
+            return self.local_fit.host_s, "calibrated"
+        tensors = self.report.model.param_tensors
+        if tensors:
+            return tensors * priors.HOST_S_PER_PARAM_TENSOR, "prior"
+        return priors.STEP_OVERHEAD_S, "prior"
+
+    def _overlap(self) -> tuple[float, Provenance]:
+        """Share of the all-reduce hidden behind backward: measured by a DDP probe on GPUs (NCCL
+        runs communication on its own streams); a gloo run on CPUs says nothing about that."""
+        ddp = self.report.ddp
+        if ddp is not None and ddp.backend == "nccl" and ddp.overlap_fraction is not None:
+            return ddp.overlap_fraction, "measured"
+        return priors.ALLREDUCE_OVERLAP, "prior"
 
     def _optimizer_s(self, gpu: GpuSpec) -> float:
         bandwidth = gpu.bandwidth_gbs * 1e9 * priors.BANDWIDTH_EFFICIENCY  # bytes/s
         return self.params * priors.OPTIMIZER_BYTES_PER_PARAM / bandwidth
+
+    def fixed_s(self, gpu: GpuSpec) -> float:
+        """Device work once per step: the optimizer, plus what else the probe's GPU measured
+        (moved by the bandwidth ratio: such work is memory-bound)."""
+        if self.calibrated_efficiency is None or self.local_gpu is None or self.local_fit is None:
+            return self._optimizer_s(gpu)
+        extra = max(0.0, self.local_fit.fixed_s - self._optimizer_s(self.local_gpu))
+        return self._optimizer_s(gpu) + extra * self.local_gpu.bandwidth_gbs / gpu.bandwidth_gbs
 
     def efficiency(self, gpu: GpuSpec) -> tuple[float, Provenance]:
         """Compute efficiency on `gpu`: calibrated from the probe, or the generation's prior."""
@@ -118,24 +155,31 @@ class StepTimeModel:
             raise ValueError(f"{gpu.name} has no GPU-to-GPU link bandwidth in the spec table")
         grad_bytes = self.params * GRAD_BYTES_PER_PARAM
         seconds = 2 * (n_gpus - 1) / n_gpus * grad_bytes / (gpu.link_gbs * 1e9)
-        return seconds * (1 - priors.ALLREDUCE_OVERLAP)
+        return seconds * (1 - self.overlap)
 
     def predict(self, gpu: GpuSpec, n_gpus: int, micro_batch: int, accumulation: int) -> StepPrediction:
-        """One optimizer step: `accumulation` micro-batches of `micro_batch` on each of n GPUs."""
-        if self._is_local(gpu) and self.local_fit is not None and n_gpus == 1:
-            compute = self.local_fit.per_sample_s * micro_batch * accumulation
-            fixed = self.local_fit.fixed_s
-            measured = any(p.batch_size == micro_batch for p in self.report.ok_points())
-            return StepPrediction(compute + fixed, compute, fixed, 0.0, "measured" if measured else "fitted")
-        eff, provenance = self.efficiency(gpu)
-        peak = gpu.peak_tflops(self.precision) * 1e12
-        compute = self.flops_per_sample * micro_batch * accumulation / (peak * eff)
-        fixed = self._optimizer_s(gpu) + self.overhead_s * accumulation
+        """One optimizer step: `accumulation` micro-batches of `micro_batch` on each of n GPUs.
+
+        Each micro-batch costs max(host, device); the fixed device work comes once per step.
+        """
+        if self._is_local(gpu) and self.local_fit is not None:
+            fit = self.local_fit
+            per_micro = fit.per_sample_s * micro_batch
+            host, fixed = fit.host_s, fit.fixed_s
+            measured = accumulation == 1 and any(p.batch_size == micro_batch for p in self.report.ok_points())
+            provenance: Provenance = "measured" if measured else "fitted"
+        else:
+            eff, provenance = self.efficiency(gpu)
+            per_micro = self.flops_per_sample * micro_batch / (gpu.peak_tflops(self.precision) * 1e12 * eff)
+            host, fixed = self.host_s, self.fixed_s(gpu)
         allreduce = self.allreduce_s(gpu, n_gpus)
-        return StepPrediction(compute + fixed + allreduce, compute, fixed, allreduce, provenance)
+        seconds = (accumulation - 1) * max(host, per_micro) + max(host, per_micro + fixed) + allreduce
+        if n_gpus > 1 and provenance in ("measured", "fitted"):
+            provenance = "calibrated"  # the all-reduce part is modelled, not measured
+        return StepPrediction(seconds, per_micro * accumulation, fixed, host, allreduce, provenance)
 
     def _is_local(self, gpu: GpuSpec) -> bool:
-        return self.report.device.kind == "cuda" and self.local_gpu is not None and gpu.name == self.local_gpu.name
+        return self.local_gpu is not None and gpu.name == self.local_gpu.name
 
 
 def samples_per_second(report: ProbeReport, gpu: GpuSpec, gpu_count: int, precision: str,

@@ -16,7 +16,7 @@ from planner.choose import (
     recommend,
 )
 from planner.contracts.plan import Plan, ProbeSummary, ScalingRow, SensitivityRow
-from planner.contracts.probe import MemoryFit, ProbeReport
+from planner.contracts.probe import MemoryFit, NoiseScale, ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
@@ -48,7 +48,7 @@ def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
     return offers
 
 
-def _summary(report: ProbeReport, fit: MemoryFit | None) -> ProbeSummary:
+def _summary(report: ProbeReport, fit: MemoryFit | None, noise: NoiseScale | None) -> ProbeSummary:
     best = report.best_point()
     return ProbeSummary(
         model_id=report.model.id,
@@ -60,7 +60,7 @@ def _summary(report: ProbeReport, fit: MemoryFit | None) -> ProbeSummary:
         best_batch=best.batch_size if best else None,
         best_samples_per_s=best.samples_per_s if best else None,
         memory_fit=fit,
-        noise_scale=report.noise_scale,
+        noise_scale=noise,
     )
 
 
@@ -85,7 +85,7 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
         f"{priors.CUDA_CONTEXT_BYTES / 1e9:.1f} GB CUDA context kept free per GPU",
         f"optimizer traffic {priors.OPTIMIZER_BYTES_PER_PARAM} bytes/param at "
         f"{priors.BANDWIDTH_EFFICIENCY:.0%} of the memory bandwidth",
-        f"all-reduce: ring, fp32 gradients, {priors.ALLREDUCE_OVERLAP:.0%} hidden behind backward",
+        f"all-reduce: ring, fp32 gradients, {model.overlap:.0%} hidden behind backward ({model.overlap_provenance})",
         f"spot: +{priors.SPOT_INTERRUPTION_OVERHEAD:.0%} time for interruptions and restarts",
         f"global batches considered: B0/{priors.BATCH_RANGE_BELOW} to B0*"
         f"{priors.BATCH_RANGE_ABOVE if samples.b_noise else priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED} in powers of two",
@@ -101,7 +101,8 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
             + ", ".join(f"{g} {e:.0%}" for g, e in priors.COMPUTE_EFFICIENCY_BY_GENERATION.items())
             + f"; fp32 {priors.FP32_COMPUTE_EFFICIENCY:.0%}"
         )
-        out.append(f"host overhead {priors.STEP_OVERHEAD_S * 1e3:.1f} ms per micro-batch (prior)")
+    out.append(f"host time {model.host_s * 1e3:.1f} ms per micro-batch ({model.host_provenance}): "
+               "a step is never faster than its host work")
     out.append(samples.describe().explanation)
     return out
 
@@ -180,7 +181,14 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     local_gpu = match_local_gpu(report.device, catalog.gpus)
     step_model = StepTimeModel(report, local_gpu, request.precision)
     reference_samples = request.workload.total_samples(report.model.seq_len)
-    b_noise = report.noise_scale.b_simple if report.noise_scale else None
+    noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
+    b_noise = noise.b_simple if noise else None
+    if noise is not None:
+        warnings.append(
+            f"the noise scale ({noise.b_simple:,.1f}) was measured over {noise.steps} steps near the start of "
+            "training; it grows as the loss falls (McCandlish et al. 2018), so large batches may do better "
+            "than this plan says"
+        )
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)
     offers = select_offers(request, catalog)
     ev = evaluate(offers, ShapeBook(request, fit, step_model, sample_model, catalog.gpus), request)
@@ -196,7 +204,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     return Plan(
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
-        probe=_summary(report, fit),
+        probe=_summary(report, fit, noise),
         statistical_efficiency=sample_model.describe(),
         candidates_evaluated=len(ev),
         listing=listing,

@@ -6,19 +6,22 @@ list repeats the value used, so a reader can see which guesses a recommendation 
 
 from __future__ import annotations
 
-# Achieved fraction of the dense tensor-core ceiling for transformer/CNN training steps
-# (model FLOPs utilisation). Typical public MFU figures for single-node training with
-# PyTorch eager: 35-50% on A100/H100 in bf16; older and smaller parts do a little worse.
+# Achieved fraction of the dense tensor-core ceiling (model FLOPs utilisation) for eager
+# PyTorch training with autocast. Measured here: GPT-2 small (seq 1024, bf16) on an H200 reached
+# 22.9% at its device-bound batches (bench/results/h200-2026-11-26); well-tuned stacks (fused
+# attention, compiled graphs) reach 35-50%. Other generations keep the public A100-vs-H100 eager
+# ratio (Hopper's faster tensor cores leave a larger share to memory-bound work). A convolutional
+# net in NCHW does far worse (ResNet-50: 6%): probe on a GPU to calibrate.
 COMPUTE_EFFICIENCY_BY_GENERATION: dict[str, float] = {
-    "blackwell": 0.35,
-    "hopper": 0.40,
-    "ampere": 0.45,
-    "ada": 0.40,
-    "turing": 0.35,
-    "volta": 0.40,
-    "cdna3": 0.30,
+    "blackwell": 0.20,
+    "hopper": 0.25,
+    "ampere": 0.35,
+    "ada": 0.30,
+    "turing": 0.30,
+    "volta": 0.30,
+    "cdna3": 0.20,
 }
-COMPUTE_EFFICIENCY_DEFAULT = 0.35
+COMPUTE_EFFICIENCY_DEFAULT = 0.25
 
 # fp32 training runs on the plain FP32 units (torch leaves TF32 matmuls off by default);
 # dense fp32 GEMMs reach about 60-70% of that ceiling.
@@ -31,8 +34,12 @@ BANDWIDTH_EFFICIENCY = 0.80
 # p, g, m, v read (16 B) + p, m, v written (12 B) = 28 B; zeroing the gradient adds 4 B.
 OPTIMIZER_BYTES_PER_PARAM = 32
 
-# Per-step host overhead (kernel launches, Python) when the probe ran on a CPU and no GPU
-# measurement exists: about 1 ms for a few hundred launches of ~4 us each.
+# Host time per micro-batch (Python and kernel launches of eager forward + backward), which
+# bounds a step from below while the GPU waits for it. Eager PyTorch launches a few kernels per
+# parameter tensor: measured on the H200 machine, GPT-2 small (148 tensors) stepped no faster
+# than 15-18 ms and ResNet-50 (161 tensors) than 18 ms, about 110 us per tensor.
+HOST_S_PER_PARAM_TENSOR = 110e-6
+# When the report does not count parameter tensors: about 1 ms.
 STEP_OVERHEAD_S = 1.0e-3
 
 # Fraction of the gradient all-reduce hidden behind the backward pass (DDP buckets overlap

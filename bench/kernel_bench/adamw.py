@@ -47,7 +47,7 @@ SMOKE_SETS = {
 }
 
 
-def _params(shapes, dtype, device) -> list[torch.nn.Parameter]:
+def make_params(shapes, dtype, device) -> list[torch.nn.Parameter]:
     params = []
     for shape in shapes:
         p = torch.nn.Parameter(torch.randn(shape, device=device, dtype=dtype) * 0.02)
@@ -57,14 +57,14 @@ def _params(shapes, dtype, device) -> list[torch.nn.Parameter]:
 
 
 def time_batchfit(shapes, dtype, device, reps, clip: bool) -> float:
-    params = _params(shapes, dtype, device)
+    params = make_params(shapes, dtype, device)
     optimizer = kernels.FusedAdamW(params, **HYPER, max_grad_norm=1.0 if clip else None)
     return bench_common.device_time_ms(optimizer.step, device, reps=reps)
 
 
 def time_torch(shapes, dtype, device, reps, variant: str) -> float:
     """torch AdamW(foreach|fused); for bf16, on fp32 masters plus the copy into bf16 params."""
-    masters = _params(shapes, torch.float32, device)
+    masters = make_params(shapes, torch.float32, device)
     optimizer = torch.optim.AdamW(masters, **HYPER, **{variant: True})
     if dtype == torch.float32:
         return bench_common.device_time_ms(optimizer.step, device, reps=reps)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bench_common  # first: it puts the repository on sys.path
 import torch
+from adamw import FULL_SETS, SMOKE_SETS, make_params
 
 import kernels.adamw as adamw_module
 from kernels import FusedAdamW
@@ -25,20 +26,6 @@ BYTES_PER_PARAM = 28
 SHAPES = [(2048, 4), (2048, 8), (4096, 4), (4096, 8), (8192, 8), (1024, 4)]
 HYPER = dict(lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
 PIPELINE = 20
-
-
-def gpt2_shapes(d: int, n_layer: int, vocab: int = 50257, n_ctx: int = 1024) -> list[tuple[int, ...]]:
-    layer = [(d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, 4 * d), (4 * d,), (4 * d, d), (d,)]
-    return [(vocab, d), (n_ctx, d)] + layer * n_layer + [(d,), (d,)]
-
-
-def _params(shapes, dtype, device) -> list[torch.nn.Parameter]:
-    params = []
-    for shape in shapes:
-        p = torch.nn.Parameter(torch.randn(shape, device=device, dtype=dtype) * 0.02)
-        p.grad = torch.randn(shape, device=device, dtype=dtype) * 1e-3
-        params.append(p)
-    return params
 
 
 def pipelined_ms(step, device: torch.device) -> float:
@@ -84,8 +71,8 @@ def measure(step, device, numel) -> dict:
 def main() -> None:
     args = bench_common.parse_args(__doc__.splitlines()[0])
     device = torch.device(args.device)
-    sets = {"gpt2-tiny": gpt2_shapes(64, 2, 1000, 128)} if args.smoke else \
-        {"gpt2-small": gpt2_shapes(768, 12), "gpt2-medium": gpt2_shapes(1024, 24)}
+    sets = {"gpt2-tiny": SMOKE_SETS["gpt2-tiny"]} if args.smoke else \
+        {name: FULL_SETS[name] for name in ("gpt2-small", "gpt2-medium")}
     shapes = SHAPES[:2] if args.smoke else SHAPES
     copy_gbps = bench_common.copy_bandwidth_gbps(device, 2**20 if args.smoke else 2**28)
     results = {**bench_common.environment(device), "copy_bandwidth_gbps": copy_gbps, "cases": []}
@@ -94,11 +81,11 @@ def main() -> None:
         for dtype in (torch.float32, torch.bfloat16):
             for block, warps in shapes:
                 adamw_module.UPDATE_LAUNCH = adamw_module.UpdateLaunch(block=block, num_warps=warps)
-                optimizer = FusedAdamW(_params(param_shapes, dtype, device), **HYPER)
+                optimizer = FusedAdamW(make_params(param_shapes, dtype, device), **HYPER)
                 results["cases"].append({"params": set_name, "dtype": str(dtype).removeprefix("torch."),
                                          "impl": f"batchfit block={block} warps={warps}",
                                          **measure(optimizer.step, device, numel)})
-            masters = _params(param_shapes, torch.float32, device)
+            masters = make_params(param_shapes, torch.float32, device)
             fused = torch.optim.AdamW(masters, **HYPER, fused=True)
             if dtype == torch.float32:
                 step = fused.step

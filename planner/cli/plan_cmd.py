@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from planner.cli.arg_types import comma_list, positive
 from planner.contracts.probe import ProbeReport
 from planner.contracts.request import PlanRequest, ReferenceRun, Workload
 from planner.errors import EXIT_NOTHING_FITS, BadInput
@@ -21,18 +22,6 @@ from planner.request_file import first_error, load_request
 from providers.catalog import load_catalog
 
 DEFAULT_REFERENCE = ReferenceRun(batch_size=32, lr=3e-4, optimizer="adamw")
-
-
-def _positive(kind: type, what: str):
-    def parse(text: str):
-        try:
-            value = kind(float(text)) if kind is int else kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{what} must be greater than 0, got {text}")
-        return value
-    return parse
 
 
 def _workload(args: argparse.Namespace, base: Workload | None) -> Workload:
@@ -108,10 +97,6 @@ def run(args: argparse.Namespace) -> int:
     return 0 if plan.recommendation else EXIT_NOTHING_FITS
 
 
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from planner.cli.probe_cmd import add_probe_arguments
 
@@ -120,21 +105,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--from-probe", metavar="FILE", help="plan from a saved probe report (no torch needed)")
     add_probe_arguments(p, model_group=source)
     p.add_argument("--request", metavar="FILE", help="a saved plan request (.toml or .json); flags override it")
-    p.add_argument("--samples", type=_positive(int, "--samples"), help="samples the reference run trains on")
-    p.add_argument("--tokens", type=_positive(int, "--tokens"), help="tokens the reference run trains on")
-    p.add_argument("--epochs", type=_positive(float, "--epochs"), help="epochs over --dataset-size samples")
-    p.add_argument("--dataset-size", type=_positive(int, "--dataset-size"), help="samples per epoch")
-    p.add_argument("--ref-batch", type=_positive(int, "--ref-batch"), help="the reference run's global batch")
-    p.add_argument("--ref-lr", type=_positive(float, "--ref-lr"), help="the reference run's learning rate")
+    p.add_argument("--samples", type=positive(int, "--samples"), help="samples the reference run trains on")
+    p.add_argument("--tokens", type=positive(int, "--tokens"), help="tokens the reference run trains on")
+    p.add_argument("--epochs", type=positive(float, "--epochs"), help="epochs over --dataset-size samples")
+    p.add_argument("--dataset-size", type=positive(int, "--dataset-size"), help="samples per epoch")
+    p.add_argument("--ref-batch", type=positive(int, "--ref-batch"), help="the reference run's global batch")
+    p.add_argument("--ref-lr", type=positive(float, "--ref-lr"), help="the reference run's learning rate")
     p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default=None)
     p.add_argument("--warmup-steps", type=int, default=None, help="the reference run's warmup steps")
     p.add_argument("--weight-decay", type=float, default=None, help="the reference run's weight decay")
-    p.add_argument("--budget", type=_positive(float, "--budget"), help="USD")
-    p.add_argument("--deadline", type=_positive(float, "--deadline"), help="hours")
+    p.add_argument("--budget", type=positive(float, "--budget"), help="USD")
+    p.add_argument("--deadline", type=positive(float, "--deadline"), help="hours")
     p.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None, help="allow spot offers")
-    p.add_argument("--providers", type=_csv, help="comma list, e.g. aws,gcp,azure,lambda")
-    p.add_argument("--regions", type=_csv, help="comma list of provider regions")
-    p.add_argument("--max-gpus", type=_positive(int, "--max-gpus"), default=None, help="GPUs per instance at most")
+    p.add_argument("--providers", type=comma_list, help="comma list, e.g. aws,gcp,azure,lambda")
+    p.add_argument("--regions", type=comma_list, help="comma list of provider regions")
+    p.add_argument("--max-gpus", type=positive(int, "--max-gpus"), default=None, help="GPUs per instance at most")
     p.add_argument("--prices", metavar="CSV", help="your own offers, merged over the bundled table")
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     p.add_argument("--json", action="store_true", help="print only the plan JSON on stdout")

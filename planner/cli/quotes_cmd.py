@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from planner.cli.arg_types import positive
 from planner.errors import BadInput
 from providers.aws import refresh_aws
 from providers.azure import refresh_azure
@@ -31,19 +32,6 @@ from providers.schema import CATALOG_SCHEMA_VERSION, Catalog
 REFRESH_CHOICES = ("aws", "azure", "all")
 
 
-def _positive(kind: type, what: str):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 ({what})")
-        return value
-
-    return parse
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "quotes",
@@ -51,14 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List GPU offers from the bundled, refreshed and your own price tables.",
     )
     p.add_argument("--gpu", metavar="NAME", help="GPU name or generation, e.g. H100, A100-80GB, hopper")
-    p.add_argument("--gpu-count", type=_positive(int, "a whole number of GPUs"), metavar="N")
+    p.add_argument("--gpu-count", type=positive(int, "--gpu-count"), metavar="N")
     p.add_argument("--provider", metavar="P", help="provider id, or a comma list (aws,gcp,azure,lambda,...)")
     p.add_argument("--region", metavar="R", help="provider region, e.g. us-east-1 ('any' for global prices)")
     market = p.add_mutually_exclusive_group()
     market.add_argument("--spot", dest="market", action="store_const", const="spot", help="spot offers only")
     market.add_argument("--on-demand", dest="market", action="store_const", const="on-demand", help="on-demand only")
-    p.add_argument("--min-gpu-mem", type=_positive(float, "GB per GPU"), metavar="GB", help="memory per GPU, GB")
-    p.add_argument("--max-price", type=_positive(float, "USD per instance-hour"), metavar="USD",
+    p.add_argument("--min-gpu-mem", type=positive(float, "--min-gpu-mem"), metavar="GB", help="memory per GPU, GB")
+    p.add_argument("--max-price", type=positive(float, "--max-price"), metavar="USD",
                    help="highest USD per instance-hour")
     p.add_argument("--sort", choices=SORT_KEYS, default=None,
                    help="price, gpu-price, per-sample or samples-per-dollar (default: per-sample with --probe, else price)")

@@ -52,6 +52,8 @@ class ModelInfo(_Strict):
     id: str
     params: int
     trainable_params: int
+    param_tensors: int | None = Field(
+        default=None, description="parameter tensors: eager training launches kernels per tensor, so host time grows with it")
     seq_len: int | None = Field(default=None, description="tokens per sample for sequence models")
     flops_per_sample: float | None = Field(default=None, description="forward + backward FLOPs for one sample")
     flops_provenance: Provenance | None = None

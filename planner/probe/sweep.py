@@ -328,6 +328,7 @@ class _Sweep:
             id=self.bundle.id,
             params=sum(p.numel() for p in params),
             trainable_params=sum(p.numel() for p in params if p.requires_grad),
+            param_tensors=len(params),
             seq_len=self.bundle.seq_len,
             flops_per_sample=flops or None,
             flops_provenance="measured" if flops else None,

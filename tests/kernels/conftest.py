@@ -1,30 +1,17 @@
 """Kernel tests run twice where they can: interpreted on CPU, and compiled on CUDA.
 
-TRITON_INTERPRET=1 must be set before the kernels package is imported, so it is set here, at
-import time, whenever no CUDA device is present or BATCHFIT_TRITON_INTERPRET=1 asks for it.
+TRITON_INTERPRET=1 must be set before the kernels package is imported: tests/conftest.py does
+that for the session whenever no CUDA device is present or BATCHFIT_TRITON_INTERPRET=1 asks for
+it, and the fixture below sets the variable again around each kernel test.
 On a CUDA machine the same tests run the compiled kernels (`-m cuda` selects only those).
 """
 
-import os
 
 import pytest
 import torch
 
-_INTERPRET = os.environ.get("BATCHFIT_TRITON_INTERPRET") == "1" or not torch.cuda.is_available()
-if _INTERPRET:
-    # Set while kernels is imported (its kernels are then interpreted for the whole process),
-    # then scoped to these tests by the fixture below, so that other test suites in the same
-    # session keep dispatching CPU tensors to the torch references.
-    _previous = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    from kernels import _backend
-
-    if _previous is None:
-        del os.environ["TRITON_INTERPRET"]
-    else:
-        os.environ["TRITON_INTERPRET"] = _previous
-else:
-    from kernels import _backend
+from kernels import _backend
+from tests.conftest import INTERPRET as _INTERPRET
 
 
 @pytest.fixture(autouse=True)

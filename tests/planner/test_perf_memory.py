@@ -13,7 +13,18 @@ def test_step_time_fit_recovers_fixed_and_per_sample(report):
     assert fit is not None
     assert fit.fixed_s == pytest.approx(0.1)
     assert fit.per_sample_s == pytest.approx(0.2)
+    assert fit.host_s == 0.0  # every point lies on the line: never launch-bound
     assert fit.points == 3
+
+
+def test_launch_bound_small_batches_set_the_host_floor():
+    # device 10 ms + 4 ms/sample, but the host needs 18 ms per step: B=1 and B=2 wait for it
+    points = [point(b, max(0.018, 0.010 + 0.004 * b), 10**9) for b in (1, 2, 4, 8, 16, 32)]
+    fit = fit_step_time(points)
+    assert fit is not None
+    assert (fit.fixed_s, fit.per_sample_s) == (pytest.approx(0.010), pytest.approx(0.004))
+    assert fit.host_s == pytest.approx(0.018)
+    assert fit.at(1) == pytest.approx(0.018) and fit.at(32) == pytest.approx(0.138)
 
 
 def test_memory_fit_and_largest_batch(report):
@@ -34,9 +45,22 @@ def test_compute_bound_prediction_from_a_cpu_probe(report):
     compute = 6e11 * 4 / (989e12 * priors.compute_efficiency("hopper", "bf16"))
     optimizer = 1e8 * priors.OPTIMIZER_BYTES_PER_PARAM / (3350e9 * priors.BANDWIDTH_EFFICIENCY)
     assert step.compute_s == pytest.approx(compute)
-    assert step.fixed_s == pytest.approx(optimizer + priors.STEP_OVERHEAD_S)
+    assert step.fixed_s == pytest.approx(optimizer)
+    assert step.host_s == priors.STEP_OVERHEAD_S  # the report does not count its tensors
+    assert step.seconds == pytest.approx(compute + optimizer)  # device-bound: the host keeps up
     assert step.allreduce_s == 0
     assert step.provenance == "prior"
+
+
+def test_host_bound_prediction_counts_kernels_per_parameter_tensor(report):
+    small = report.model_copy(update={"model": report.model.model_copy(update={"param_tensors": 200})})
+    model = StepTimeModel(small, None, "bf16")
+    host = 200 * priors.HOST_S_PER_PARAM_TENSOR
+    step = model.predict(H100, 1, micro_batch=1, accumulation=4)
+    assert step.host_s == pytest.approx(host)
+    compute = 6e11 / (989e12 * priors.compute_efficiency("hopper", "bf16"))
+    assert compute < host  # launch-bound: each of the 4 micro-batches waits for the host
+    assert step.seconds == pytest.approx(3 * host + max(host, compute + step.fixed_s))
 
 
 def test_bandwidth_bound_case_is_dominated_by_the_optimizer():
@@ -47,7 +71,8 @@ def test_bandwidth_bound_case_is_dominated_by_the_optimizer():
     a100 = model.predict(A100, 1, 1, 1)
     assert h100.fixed_s > 100 * h100.compute_s
     # bandwidth ratio, not the FLOP/s ratio, sets the speed-up: 3350 / 1555
-    assert (a100.fixed_s - priors.STEP_OVERHEAD_S) / (h100.fixed_s - priors.STEP_OVERHEAD_S) == pytest.approx(3350 / 1555)
+    assert a100.fixed_s / h100.fixed_s == pytest.approx(3350 / 1555)
+    assert a100.seconds / h100.seconds == pytest.approx(3350 / 1555, rel=1e-3)
 
 
 def test_no_bf16_on_t4_falls_back_to_fp16_ceiling(report):
@@ -78,8 +103,26 @@ def test_calibrated_efficiency_from_a_gpu_probe():
     assert model.calibrated_efficiency == pytest.approx(0.5)
     eff, provenance = model.efficiency(A100)
     assert provenance == "calibrated"
-    assert eff == pytest.approx(0.5 / 0.40 * 0.45)  # measured/prior ratio carried to ampere's prior
+    hopper, ampere = priors.compute_efficiency("hopper", "bf16"), priors.compute_efficiency("ampere", "bf16")
+    assert eff == pytest.approx(min(1.0, 0.5 / hopper * ampere))  # measured/prior ratio carried over
     local = model.predict(H100, 1, 16, 1)
     assert local.provenance == "measured"
     assert local.seconds == pytest.approx(fixed + 16 * per_sample)
     assert model.predict(H100, 1, 64, 1).provenance == "fitted"
+
+
+def _ddp(backend: str, overlap: float):
+    from planner.contracts import DdpMeasurement
+
+    return DdpMeasurement(world_size=2, backend=backend, grad_bytes=4 * 10**8, allreduce_s=0.01,
+                          bus_bandwidth_gbs=40.0, points=[], overlap_fraction=overlap)
+
+
+def test_measured_overlap_from_an_nccl_ddp_probe_replaces_the_prior(report):
+    measured = StepTimeModel(report.model_copy(update={"ddp": _ddp("nccl", 0.8)}), None, "bf16")
+    assert (measured.overlap, measured.overlap_provenance) == (0.8, "measured")
+    grad_bytes = 1e8 * 4
+    assert measured.allreduce_s(H100, 8) == pytest.approx(2 * 7 / 8 * grad_bytes / 450e9 * 0.2)
+    # gloo on CPUs says nothing about how NCCL overlaps on GPUs: the prior stays
+    gloo = StepTimeModel(report.model_copy(update={"ddp": _ddp("gloo", 0.8)}), None, "bf16")
+    assert (gloo.overlap, gloo.overlap_provenance) == (priors.ALLREDUCE_OVERLAP, "prior")

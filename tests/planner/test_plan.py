@@ -13,8 +13,9 @@ from .conftest import H100
 def test_cost_arithmetic_on_a_hand_checked_candidate(request_, report, catalog):
     plan = build_plan(request_, report, catalog)
     c = next(c for c in plan.candidates if c.provider == "lambda" and c.global_batch == 64)
-    compute = 6e11 * 64 / (989e12 * 0.40)  # FLOPs/sample x B / (peak x hopper prior)
-    fixed = 1e8 * 32 / (3350e9 * 0.80) + 1e-3  # optimizer bytes / bandwidth + host overhead
+    compute = 6e11 * 64 / (989e12 * priors.compute_efficiency("hopper", "bf16"))  # FLOPs x B / (peak x prior)
+    fixed = 1e8 * 32 / (3350e9 * 0.80)  # optimizer bytes / bandwidth
+    assert compute + fixed > priors.STEP_OVERHEAD_S  # device-bound: the host keeps up
     assert c.step_time_s == pytest.approx(compute + fixed)
     assert c.steps == 15625  # samples fixed: 1e6 / 64
     assert c.hours == pytest.approx(15625 * (compute + fixed) / 3600)
@@ -148,3 +149,19 @@ def test_large_catalogs_list_the_frontier_and_the_best_of_each_kind(request_, re
     kinds = {(c.provider, c.gpu, c.gpu_count, c.market) for c in plan.candidates}
     assert len(kinds) == len({(o.provider, o.gpu, o.gpu_count, o.market) for o in catalog.offers})
     assert "evaluated" in plan.listing
+
+
+def test_spot_overhead_and_billing_granularity_in_the_cost_columns(request_, report, catalog):
+    from providers.schema import Offer
+
+    hourly = Offer(provider="aws", instance="hourly", region="us-east-1", market="on-demand", gpu=H100.name,
+                   gpu_count=1, price_per_hour=2.0, billing_seconds=3600, source="t", as_of=catalog.offers[0].as_of)
+    spot = hourly.model_copy(update={"instance": "spot", "market": "spot", "billing_seconds": 1})
+    plan = build_plan(request_.model_copy(update={"spot": True}), report, catalog.model_copy(update={"offers": [hourly, spot]}))
+    by = {(c.instance, c.global_batch): c for c in plan.candidates}
+    on_demand, interrupted = by[("hourly", 64)], by[("spot", 64)]
+    run_s = on_demand.steps * on_demand.step_time_s
+    assert on_demand.hours == pytest.approx(run_s / 3600)
+    assert on_demand.cost_usd == pytest.approx(math.ceil(run_s / 3600) * 2.0)  # billed by the started hour
+    assert interrupted.hours == pytest.approx(run_s * (1 + priors.SPOT_INTERRUPTION_OVERHEAD) / 3600)
+    assert interrupted.cost_usd == pytest.approx(math.ceil(run_s * (1 + priors.SPOT_INTERRUPTION_OVERHEAD)) / 3600 * 2.0)

@@ -100,4 +100,4 @@ def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as info:
         quotes("--gpu-count", "0")
     assert info.value.code == 2
-    assert "must be more than 0" in capsys.readouterr().err
+    assert "--gpu-count must be greater than 0" in capsys.readouterr().err

@@ -86,7 +86,7 @@ async def test_filtering_by_text_feasibility_and_frontier(make_app: AppFactory) 
 async def test_a_tighter_budget_changes_the_recommendation_at_once(make_app: AppFactory,
                                                                     recorder: Recorder) -> None:
     report = make_report()
-    app = make_app(request=make_request(deadline_hours=0.5), report=report)
+    app = make_app(request=make_request(deadline_hours=0.3), report=report)
     async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
         before = app.plan
         assert before is not None and before.recommendation is not None

@@ -1,0 +1,37 @@
+"""Regenerate docs/plan-screen.svg: the plan screen for the README, from a real CPU probe.
+
+    .venv/bin/python scripts/plan_screenshot.py
+
+Uses the gpt-tiny probe the CLI tests keep (tests/cli/data/gpt-tiny-cpu.json), the bundled
+price tables and a fixed clock, so the picture changes only when the planner or the app does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from planner.contracts import PlanRequest, ReferenceRun, Workload
+from planner.report_file import load_probe_report
+from providers.catalog import load_catalog
+from tui.app import BatchfitApp
+
+REPO = Path(__file__).resolve().parent.parent
+CLOCK = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+SIZE = (110, 32)
+
+
+async def main() -> None:
+    request = PlanRequest(model="gpt-tiny", workload=Workload(tokens=2_000_000_000), budget_usd=500,
+                          deadline_hours=24, spot=True, reference=ReferenceRun(batch_size=64, lr=6e-4))
+    report = load_probe_report(REPO / "tests" / "cli" / "data" / "gpt-tiny-cpu.json")
+    app = BatchfitApp(request=request, report=report, catalog=load_catalog(today=CLOCK.date()),
+                      presets=["gpt-tiny"], clock=lambda: CLOCK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.save_screenshot(filename="plan-screen.svg", path=str(REPO / "docs"))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
