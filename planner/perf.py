@@ -145,7 +145,8 @@ class StepTimeModel:
             local_prior = priors.compute_efficiency(self.local_gpu.generation, self.precision)
             scale = self.calibrated_efficiency / local_prior
             return min(1.0, scale * priors.compute_efficiency(gpu.generation, self.precision)), "calibrated"
-        return priors.compute_efficiency(gpu.generation, self.precision), "prior"
+        conv_share = self.report.model.conv_flops_fraction or 0.0
+        return priors.compute_efficiency(gpu.generation, self.precision, conv_share), "prior"
 
     def allreduce_s(self, gpu: GpuSpec, n_gpus: int) -> float:
         """Ring all-reduce of fp32 gradients, the part not hidden behind backward."""

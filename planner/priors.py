@@ -23,6 +23,11 @@ COMPUTE_EFFICIENCY_BY_GENERATION: dict[str, float] = {
 }
 COMPUTE_EFFICIENCY_DEFAULT = 0.25
 
+# Eager convolutions (cuDNN, NCHW, bf16 autocast) reach a far smaller share of the ceiling than
+# matmuls: on the H200, ResNet-50 (all convolution) reached 6.0% where GPT-2 small reached 22.9%.
+# A model's convolution share of FLOPs (counted by the probe) mixes the two.
+CONV_EFFICIENCY_RATIO = 0.26
+
 # fp32 training runs on the plain FP32 units (torch leaves TF32 matmuls off by default);
 # dense fp32 GEMMs reach about 60-70% of that ceiling.
 FP32_COMPUTE_EFFICIENCY = 0.60
@@ -78,7 +83,11 @@ SCALING_EFFICIENCY_PAYS = 0.75
 BEYOND_CRITICAL_FACTOR = 4.0
 
 
-def compute_efficiency(generation: str, precision: str) -> float:
+def compute_efficiency(generation: str, precision: str, conv_share: float = 0.0) -> float:
+    """The prior efficiency; time adds up per FLOP class, so the mix is a harmonic mean."""
     if precision == "fp32":
-        return FP32_COMPUTE_EFFICIENCY
-    return COMPUTE_EFFICIENCY_BY_GENERATION.get(generation, COMPUTE_EFFICIENCY_DEFAULT)
+        matmul = FP32_COMPUTE_EFFICIENCY
+    else:
+        matmul = COMPUTE_EFFICIENCY_BY_GENERATION.get(generation, COMPUTE_EFFICIENCY_DEFAULT)
+    conv = matmul * CONV_EFFICIENCY_RATIO
+    return 1.0 / ((1.0 - conv_share) / matmul + conv_share / conv)

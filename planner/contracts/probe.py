@@ -57,6 +57,8 @@ class ModelInfo(_Strict):
     seq_len: int | None = Field(default=None, description="tokens per sample for sequence models")
     flops_per_sample: float | None = Field(default=None, description="forward + backward FLOPs for one sample")
     flops_provenance: Provenance | None = None
+    conv_flops_fraction: float | None = Field(
+        default=None, ge=0, le=1, description="share of the FLOPs in convolutions (they run far below peak in eager mode)")
     data: DataInfo
 
 

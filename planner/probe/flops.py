@@ -37,12 +37,17 @@ _CPU_ATTENTION = {
 }
 
 
-def flops_per_sample(bundle: ModelBundle, device: torch.device, batch_size: int = 2) -> float:
-    """Forward + backward FLOPs of one sample: counted on a `batch_size` batch, divided by it."""
+def flops_per_sample(bundle: ModelBundle, device: torch.device, batch_size: int = 2) -> tuple[float, float]:
+    """(forward + backward FLOPs of one sample, the share of them in convolutions), counted on a
+    `batch_size` batch. The share matters because eager convolutions reach a far smaller
+    fraction of a GPU's peak than matmuls do (see planner/priors.py)."""
     mode = fake_mode()
     twin = fake_bundle(bundle, mode, device)
     batch = bundle.make_batch(batch_size, device)
     counter = FlopCounterMode(display=False, custom_mapping=_CPU_ATTENTION)
     with mode, counter:
         twin.loss(twin.model.train(), batch).backward()
-    return counter.get_total_flops() / batch_size
+    total = counter.get_total_flops()
+    by_op = counter.get_flop_counts().get("Global", {})
+    conv = sum(n for op, n in by_op.items() if "convolution" in str(op))
+    return total / batch_size, (conv / total if total else 0.0)

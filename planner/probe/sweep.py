@@ -320,9 +320,9 @@ class _Sweep:
         try:
             # Counted on the CPU: FLOPs depend on shapes only, and the parent of isolated
             # workers must not open a CUDA context of its own.
-            flops = flops_per_sample(self.bundle, torch.device("cpu"))
+            flops, conv_share = flops_per_sample(self.bundle, torch.device("cpu"))
         except Exception as exc:
-            flops = None
+            flops, conv_share = None, None
             self.warnings.append(f"FLOP count failed ({one_line(exc)}); no MFU")
         return ModelInfo(
             id=self.bundle.id,
@@ -332,6 +332,7 @@ class _Sweep:
             seq_len=self.bundle.seq_len,
             flops_per_sample=flops or None,
             flops_provenance="measured" if flops else None,
+            conv_flops_fraction=conv_share if flops else None,
             data=DataInfo(kind=self.bundle.data_kind, source=self.bundle.data_source),
         )
 

@@ -126,3 +126,12 @@ def test_measured_overlap_from_an_nccl_ddp_probe_replaces_the_prior(report):
     # gloo on CPUs says nothing about how NCCL overlaps on GPUs: the prior stays
     gloo = StepTimeModel(report.model_copy(update={"ddp": _ddp("gloo", 0.8)}), None, "bf16")
     assert (gloo.overlap, gloo.overlap_provenance) == (priors.ALLREDUCE_OVERLAP, "prior")
+
+
+def test_convolution_share_lowers_the_prior_efficiency(report):
+    matmul = priors.compute_efficiency("hopper", "bf16")
+    assert priors.compute_efficiency("hopper", "bf16", conv_share=1.0) == pytest.approx(matmul * priors.CONV_EFFICIENCY_RATIO)
+    half = priors.compute_efficiency("hopper", "bf16", conv_share=0.5)
+    assert half == pytest.approx(1 / (0.5 / matmul + 0.5 / (matmul * priors.CONV_EFFICIENCY_RATIO)))
+    cnn = report.model_copy(update={"model": report.model.model_copy(update={"conv_flops_fraction": 1.0})})
+    assert StepTimeModel(cnn, None, "bf16").efficiency(H100) == (pytest.approx(matmul * priors.CONV_EFFICIENCY_RATIO), "prior")

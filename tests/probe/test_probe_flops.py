@@ -16,7 +16,7 @@ def test_mlp_flops_match_the_hand_count():
     # forward 2*W per layer; backward 2*W for the weight gradient and 2*W for the input gradient,
     # except the first layer, whose input (the data) needs no gradient.
     expected = 2 * sum(weights) + 2 * sum(weights) + 2 * sum(weights[1:])
-    assert flops_per_sample(bundle, CPU) == expected
+    assert flops_per_sample(bundle, CPU) == (expected, 0.0)
 
 
 def test_gpt_flops_count_linears_and_attention():
@@ -27,5 +27,14 @@ def test_gpt_flops_count_linears_and_attention():
     # Attention per layer and sample: forward QK^T and AV, 4*t^2*c; backward 10*t^2*c, as torch
     # counts it (flash-style backward recomputes QK^T). Counted on a CPU through our formulas.
     attention = cfg.layers * 14 * t * t * c
-    assert flops_per_sample(bundle, CPU) == 6 * t * linear + attention
-    assert flops_per_sample(bundle, CPU, batch_size=4) == 6 * t * linear + attention
+    assert flops_per_sample(bundle, CPU)[0] == 6 * t * linear + attention
+    assert flops_per_sample(bundle, CPU, batch_size=4)[0] == 6 * t * linear + attention
+
+
+def test_the_convolution_share_of_a_resnet_and_of_a_transformer():
+    from planner.models import load_model
+
+    _, resnet_share = flops_per_sample(load_model("resnet18"), CPU, batch_size=1)
+    _, gpt_share = flops_per_sample(load_model("gpt-tiny"), CPU, batch_size=1)
+    assert resnet_share > 0.95  # all but the final linear layer is convolution
+    assert gpt_share == 0.0
