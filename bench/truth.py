@@ -1,7 +1,7 @@
 """A check against reality on a CPU: do the steps S(B) batchfit predicts match real training?
 
-    .venv/bin/python bench/truth.py            # the full run, ~20 min on one core: writes bench/results/truth-cpu.{json,md}
-    .venv/bin/python bench/truth.py --quick    # ~1 min: a reduced run, prints its table, writes nothing
+    .venv/bin/python bench/truth.py           # full run, ~25 min on one core: bench/results/truth-cpu.{json,md}
+    .venv/bin/python bench/truth.py --quick   # ~1 min: a reduced run, prints its table, writes nothing
 
 The `mlp` preset (next byte of Python stdlib source from the 4 before it, ~0.92M parameters)
 trains with AdamW at a constant learning rate until its held-out loss crosses a target L*:
@@ -12,6 +12,9 @@ trains with AdamW at a constant learning rate until its held-out loss crosses a 
    B_simple) sets it (lr, betas, eps), trained to L*.
 4. measured steps against SampleModel(B0, N0, B_simple).steps(B) and the samples-fixed N0/B, and
    B_crit fitted to the measured steps, S(B) = S_min (1 + B_crit / B).
+5. at the largest batch, first seed: lr x0.5, lr x2 and the reference's beta1, to see whether the
+   retune left steps on the table.
+The full run does all this at L* = 1.7 (late in training) and again at L* = 2.1 (early).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Settings:
     ladder_noise: NoiseSettings
     eval_samples: int
     max_step_factor: float  # a run stops unreached after this many times max(predicted, naive) steps
+    lr_check: bool  # also run the largest batch (first seed) at lr x0.5, lr x2 and the reference's beta1
 
 
 MAIN = Settings(
@@ -56,6 +60,7 @@ MAIN = Settings(
     target=1.7, reference_batch=32, lr_sweep=(1e-3, 2e-3, 4e-3), batches=(8, 32, 128, 512, 2048, 8192),
     seeds=(0, 1, 2), noise=NoiseSettings(b_small=32, micro_batches=16, steps=300), ladder=(2.4, 2.1, 1.9),
     ladder_noise=NoiseSettings(b_small=32, micro_batches=16, steps=100), eval_samples=4096, max_step_factor=5.0,
+    lr_check=True,
 )
 # The same bench early in training, where the loss still falls fast and B_noise is smaller.
 EARLY = replace(MAIN, target=2.1, ladder=())
@@ -63,6 +68,7 @@ QUICK = Settings(
     target=2.1, reference_batch=32, lr_sweep=(2e-3,), batches=(8, 32, 512, 4096), seeds=(0,),
     noise=NoiseSettings(b_small=32, micro_batches=8, steps=100), ladder=(),
     ladder_noise=NoiseSettings(b_small=32, micro_batches=8, steps=50), eval_samples=2048, max_step_factor=5.0,
+    lr_check=False,
 )
 
 
@@ -138,9 +144,21 @@ def run_bench(s: Settings) -> Outcome:
         runs = ref_runs if batch == b0 else [train_at(batch, seed, OptSettings.from_choice(choice), cap)
                                              for seed in s.seeds]
         rows.append(BatchRow.from_runs(batch, choice, runs, model, naive, b_noise, cap))
+
+    # 4. Was the retuned lr (and the SDE rule's beta1) the best choice where the model leans on it most?
+    lr_check: dict[str, float | None] = {}
+    if s.lr_check:
+        top = rows[-1]
+        retuned = OptSettings.from_choice(top.choice)
+        beta1 = reference.betas[0] if reference.betas else ADAM_DEFAULT_BETAS[0]
+        variants = {"lr x0.5": replace(retuned, lr=retuned.lr / 2), "lr x2": replace(retuned, lr=retuned.lr * 2),
+                    f"beta1 {beta1} (not scaled)": replace(retuned, betas=(beta1, retuned.betas[1]))}
+        say(f"lr check at B={top.batch}, seed {s.seeds[0]}: {', '.join(variants)}")
+        lr_check = {name: train_at(top.batch, s.seeds[0], opt, top.cap_steps).steps_to_target
+                    for name, opt in variants.items()}
     return Outcome(target=s.target, reference=reference, lr_sweep={lr: r.steps_to_target for lr, r in sweep.items()},
                    reference_steps=[r.steps_to_target for r in ref_runs], n0=n0, noise_scale=b_noise,
-                   noise_checkpoints=len(states), ladder=ladder, rows=rows, seeds=list(s.seeds),
+                   noise_checkpoints=len(states), ladder=ladder, rows=rows, lr_check=lr_check, seeds=list(s.seeds),
                    settings=asdict(s), train_data=train.description, eval_data=held_out.description,
                    runtime_s=time.perf_counter() - began, threads=torch.get_num_threads())
 

@@ -33,6 +33,7 @@ class BatchRow:
     batch: int
     choice: LrChoice
     measured: list[float | None]  # steps to the target, one per seed (None: not reached within cap_steps)
+    curves: list[tuple[list[int], list[float]]]  # held-out loss per seed: (steps, losses)
     predicted: int  # SampleModel(B0, N0, B_simple).steps(B)
     predicted_band: tuple[int, int]  # the same at B_simple's band edges, fewer steps first
     naive: int  # samples fixed: ceil(N0 / B)
@@ -46,6 +47,7 @@ class BatchRow:
             return SampleModel(model.reference_batch, model.reference_samples, b_noise_edge).steps(batch)
 
         return cls(batch=batch, choice=choice, measured=[r.steps_to_target for r in runs],
+                   curves=[(r.eval_steps, r.eval_losses) for r in runs],
                    predicted=model.steps(batch), predicted_band=tuple(sorted((at(b_noise.low), at(b_noise.high)))),
                    naive=naive.steps(batch), cap_steps=cap_steps, wall_s=sum(r.wall_s for r in runs))
 
@@ -72,6 +74,8 @@ class BatchRow:
             "predicted_steps": self.predicted, "predicted_steps_band": self.predicted_band, "error_pct": self.error,
             "naive_steps": self.naive, "naive_error_pct": self.naive_error,
             "cap_steps": self.cap_steps, "wall_s": self.wall_s,
+            "eval_curves": [{"steps": steps, "losses": [round(loss, 4) for loss in losses]}
+                            for steps, losses in self.curves],
         }
 
 
@@ -93,6 +97,7 @@ class Outcome:
     noise_checkpoints: int
     ladder: list[LadderPoint]
     rows: list[BatchRow]
+    lr_check: dict[str, float | None]  # variant -> steps to the target at the largest batch, first seed
     seeds: list[int]
     settings: dict
     train_data: str
@@ -142,7 +147,8 @@ def table(o: Outcome) -> str:
          "checkpoints of the reference runs around the crossing). lr0 sweep at B0, steps to L* (first seed): "
          + ", ".join(f"{lr:g}: {_fmt(steps)}" for lr, steps in o.lr_sweep.items()) + "."),
         "",
-        "| B | lr | β1, β2 | measured steps, per seed | mean | predicted S(B) (band) | error | naive N0/B | naive error |",
+        ("| B | lr | β1, β2 | measured steps, per seed | mean | predicted S(B) (band) | error | naive N0/B "
+         "| naive error |"),
         "|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in o.rows:
@@ -168,6 +174,10 @@ def verdict(o: Outcome) -> list[str]:
     if fit is not None:
         lines.append(f"- B_crit fitted to the measured steps: {fit[1]:,.0f} (S_min {fit[0]:,.0f} steps) "
                      f"vs B_simple {o.noise_scale.b_simple:,.0f} measured at L*")
+    if o.lr_check:
+        top = o.rows[-1]
+        lines.append(f"- lr check at B={top.batch:,}, seed {o.seeds[0]}, steps to L*: retuned {_fmt(top.measured[0])}; "
+                     + "; ".join(f"{name} {_fmt(steps)}" for name, steps in o.lr_check.items()))
     for p in o.ladder:
         if p.noise_scale is None:
             lines.append(f"- B_simple earlier in the reference run, loss {p.loss} (step {p.step:,}): not resolved")
@@ -195,6 +205,8 @@ def as_json(o: Outcome) -> dict:
                                                                     if p.noise_scale else None)}
                                    for p in o.ladder]},
         "fit": None if fit is None else {"s_min": fit[0], "b_crit": fit[1]},
+        "lr_check": {"batch": o.rows[-1].batch, "seed": o.seeds[0], "retuned": o.rows[-1].measured[0],
+                     **o.lr_check} if o.lr_check else None,
         "seeds": o.seeds,
         "rows": [r.as_json() for r in o.rows],
         "worst_abs_error_pct": o.worst_error(),

@@ -56,7 +56,7 @@ class Run:
     steps_to_target: float | None = None
     wall_s: float = 0.0
     checkpoints: dict[float, dict[str, torch.Tensor]] = field(default_factory=dict)  # loss level -> model state
-    near_target: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> model state, in the fit window
+    near_target: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state, near the crossing
 
     def states_in_window(self) -> dict[int, dict[str, torch.Tensor]]:
         """The kept model states within the fit window around the crossing (none if the target was missed)."""

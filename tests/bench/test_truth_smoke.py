@@ -84,31 +84,30 @@ def fake_run(batch: int, steps: float | None) -> Run:
                steps_to_target=steps)
 
 
+N0 = 32 * 5_000  # reference samples: 5,000 steps at B0 = 32
+B_NOISE = NoiseScale(b_simple=1_000.0, low=900, high=1_100, b_small=32, b_big=512, steps=10)
+
+
+def outcome_of(measured: dict[int, float | None], cap_steps: int) -> Outcome:
+    """An Outcome whose batch B measured `measured[B]` steps (two identical seeds), as the bench would build it."""
+    model, naive = SampleModel(32, N0, B_NOISE.b_simple), SampleModel(32, N0, None)
+    rows = [BatchRow.from_runs(b, retune(REFERENCE, b, B_NOISE.b_simple), [fake_run(b, steps)] * 2, model, naive,
+                               B_NOISE, cap_steps) for b, steps in measured.items()]
+    return Outcome(target=1.0, reference=REFERENCE, lr_sweep={2e-3: 5_000.0}, reference_steps=[5_000.0], n0=N0,
+                   noise_scale=B_NOISE, noise_checkpoints=1, ladder=[], rows=rows, lr_check={}, seeds=[0],
+                   settings={}, train_data="", eval_data="", runtime_s=1.0, threads=1)
+
+
 def test_the_table_fits_b_crit_back_from_steps_that_follow_the_model():
-    b_noise = 1_000.0
-    model = SampleModel(32, 32 * 5_000, b_noise)
-    naive = SampleModel(32, 32 * 5_000, None)
-    noise_scale = NoiseScale(
-        b_simple=b_noise, low=900, high=1_100, b_small=32, b_big=512, steps=10)
-    rows = [BatchRow.from_runs(b, retune(REFERENCE, b, b_noise), [fake_run(b, model.samples(b) / b)] * 2, model, naive,
-                               noise_scale, cap_steps=10**6) for b in (8, 32, 128, 512, 2048, 8192)]
-    outcome = Outcome(target=1.0, reference=REFERENCE, lr_sweep={2e-3: 5_000.0}, reference_steps=[5_000.0],
-                      n0=32 * 5_000, noise_scale=noise_scale, noise_checkpoints=1, ladder=[], rows=rows, seeds=[0],
-                      settings={}, train_data="", eval_data="", runtime_s=1.0, threads=1)
+    model = SampleModel(32, N0, B_NOISE.b_simple)
+    outcome = outcome_of({b: model.samples(b) / b for b in (8, 32, 128, 512, 2048, 8192)}, cap_steps=10**6)
     _, b_crit = outcome.fit_b_crit()
-    assert b_crit == pytest.approx(b_noise, rel=0.01)
+    assert b_crit == pytest.approx(B_NOISE.b_simple, rel=0.01)
     assert outcome.worst_error() < 1  # predictions round up to whole steps
     assert "within 25%: yes" in table(outcome)
 
 
 def test_a_batch_that_missed_the_target_fails_the_verdict():
-    model = SampleModel(32, 32 * 5_000, 1_000.0)
-    noise_scale = NoiseScale(
-        b_simple=1_000.0, low=900, high=1_100, b_small=32, b_big=512, steps=10)
-    rows = [BatchRow.from_runs(b, retune(REFERENCE, b, 1_000.0), [fake_run(b, s)], model, SampleModel(32, 32 * 5_000, None),
-                               noise_scale, cap_steps=50_000) for b, s in ((32, 5_000.0), (512, None))]
-    outcome = Outcome(target=1.0, reference=REFERENCE, lr_sweep={}, reference_steps=[5_000.0], n0=32 * 5_000,
-                      noise_scale=noise_scale, noise_checkpoints=1, ladder=[], rows=rows, seeds=[0], settings={},
-                      train_data="", eval_data="", runtime_s=1.0, threads=1)
+    outcome = outcome_of({32: 5_000.0, 512: None}, cap_steps=50_000)
     assert outcome.worst_error() is None
     assert ">50,000" in table(outcome) and "within 25%: no" in table(outcome)
