@@ -45,11 +45,12 @@ def fit_memory(points: Iterable[ProbePoint]) -> MemoryFit | None:
         sizes = sorted({b for b, _ in pairs})
         if len(sizes) >= 2:
             smallest_fitted = sizes[-max(2, (len(sizes) + 1) // 2)]
-            return _least_squares([(b, m) for b, m in pairs if b >= smallest_fitted], provenance)
+            return fit_line([(b, m) for b, m in pairs if b >= smallest_fitted], provenance)
     return None
 
 
-def _least_squares(pairs: list[tuple[int, int]], provenance: str) -> MemoryFit:
+def fit_line(pairs: list[tuple[int, int]], provenance: str) -> MemoryFit:
+    """Least-squares M(B) through (batch, bytes) pairs."""
     b = np.array([p[0] for p in pairs], dtype=np.float64)
     m = np.array([p[1] for p in pairs], dtype=np.float64)
     per_sample, static = np.polyfit(b, m, 1)

@@ -30,6 +30,7 @@ import torch
 from planner.contracts.probe import (
     DataInfo,
     DdpMeasurement,
+    MemoryFit,
     ModelInfo,
     NoiseScale,
     ProbePoint,
@@ -37,7 +38,7 @@ from planner.contracts.probe import (
     ProbeSettings,
 )
 from planner.errors import BadInput, ProbeFailed
-from planner.memory import fit_memory, memory_check, recommended_max_batch
+from planner.memory import fit_line, fit_memory, memory_check, recommended_max_batch
 from planner.models.messages import one_line
 from planner.models.registry import load_model
 from planner.probe.config import EventKind, ProbeConfig, ProbeEvent
@@ -57,6 +58,10 @@ from planner.probe.step import TrainStep, optimizer_choice
 from planner.probe.worker import run_isolated
 
 EventSink = Callable[[ProbeEvent], None]
+
+# The memory line is read where activations set the peak: at least twice the smallest point's.
+ACTIVATIONS_DOMINATE = 2.0
+MAX_TRACED_BATCH = 1 << 16
 
 
 def run_probe(config: ProbeConfig, on_event: EventSink | None = None,
@@ -346,13 +351,37 @@ class _Sweep:
             "timed_steps": c.timed_steps, "memory_cap_bytes": self.cap,
         }
 
+    def _memory_model(self, points: list[ProbePoint]) -> MemoryFit | None:
+        """The fit of the measured peaks, unless they have not yet grown with the batch.
+
+        At small batches the optimizer step's transient (fp32 states and master copies) can
+        set the peak, so the measured line is flat and says nothing about activations; this is
+        common on a CPU, where the sweep stays small. Then larger batches are traced on fake
+        tensors (no allocation) until activations dominate, and the line goes through those.
+        """
+        fit = fit_memory(points)
+        ok = sorted((p.batch_size, p.peak_memory_bytes) for p in points if p.status == "ok" and p.peak_memory_bytes)
+        if not ok or not self.trace_memory or ok[-1][1] >= ACTIVATIONS_DOMINATE * ok[0][1]:
+            return fit
+        traced: list[tuple[int, int]] = []
+        size = ok[-1][0]
+        while len(traced) < 2 or traced[-1][1] < ACTIVATIONS_DOMINATE * ok[0][1]:
+            size *= 2
+            predicted = self._predict(size) if size <= MAX_TRACED_BATCH else None
+            if predicted is None:
+                return fit
+            traced.append((size, predicted))
+        self.warnings.append(f"measured peaks did not grow with the batch (the optimizer step sets them); "
+                             f"memory fitted on fake-tensor traces at B={', '.join(str(b) for b, _ in traced)}")
+        return fit_line(traced[-2:], "predicted")
+
     def _report(self, stop: _Stop) -> ProbeReport:
         points = [self.points[b] for b in sorted(self.points)]
         if not any(p.status == "ok" for p in points) and stop.reason not in ("interrupted", "cancelled"):
             raise ProbeFailed(f"no batch size ran ({stop.detail}); "
                               "check the model's loss by hand, or try a smaller model or start batch")
         c = self.config
-        fit = fit_memory(points)
+        fit = self._memory_model(points)
         capacity = self.device_info.memory_bytes
         return ProbeReport(
             created_at=dt.datetime.now(dt.timezone.utc),

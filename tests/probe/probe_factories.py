@@ -119,3 +119,21 @@ def returns_wrong_type() -> dict:
 
 
 NOT_A_FUNCTION = 42
+
+
+def wide_linear() -> ModelBundle:
+    """4 M parameters and a few KB of activations per sample: at small batches the AdamW step's
+    transient, not the activations, sets the peak, so measured peaks barely grow with B."""
+    torch.manual_seed(0)
+    width = 2048
+    model = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, CLASSES))
+
+    def make_batch(batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(batch_size, width, device=device), torch.randint(0, CLASSES, (batch_size,), device=device)
+
+    def loss(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(m(x), y)
+
+    return ModelBundle(id="wide-linear", model=model, make_batch=make_batch, loss=loss,
+                       data_kind="synthetic", data_source="gaussian features")

@@ -122,3 +122,20 @@ def test_memory_check_compares_the_fit_with_the_boundary_found():
     assert (check.predicted_largest_batch, check.last_ok_batch, check.first_oom_batch) == (11, 8, 16)
     assert check.relative_error == pytest.approx(3 / 8)
     assert check.boundary_provenance == "measured"
+
+
+def test_flat_measured_peaks_are_extended_by_traces_of_larger_batches():
+    from planner.probe import ProbeConfig, run_probe
+    from tests.probe.probe_factories import REF, wide_linear
+
+    report = run_probe(ProbeConfig(model=f"{REF}wide_linear", device="cpu", max_batch=4, plateau_gain=-1,
+                                   warmup_steps=1, timed_steps=1))
+    ok = [p for p in report.ok_points()]
+    assert ok[-1].peak_memory_bytes < 2 * ok[0].peak_memory_bytes  # the flat regime this is about
+    fit = report.memory_fit
+    assert fit is not None and fit.provenance == "predicted"
+    assert any("fake-tensor traces" in w for w in report.warnings)
+    # the line through the traces extrapolates: check it against a trace of a batch 4x further
+    far = 4 * int(fit.static_bytes / fit.per_sample_bytes)
+    traced = predict_step_peak(wide_linear(), far, CPU, "fp32", "torch")
+    assert fit.bytes_at(far) == pytest.approx(traced, rel=0.05)
