@@ -64,6 +64,7 @@ MAIN = Settings(
 )
 # The same bench early in training, where the loss still falls fast and B_noise is smaller.
 EARLY = replace(MAIN, target=2.1, ladder=())
+# A check that the pipeline runs, not a result: one seed, lr0 not swept, an early target.
 QUICK = Settings(
     target=2.1, reference_batch=32, lr_sweep=(2e-3,), batches=(8, 32, 512, 4096), seeds=(0,),
     noise=NoiseSettings(b_small=32, micro_batches=8, steps=100), ladder=(),
@@ -100,7 +101,7 @@ def run_bench(s: Settings) -> Outcome:
         return run
 
     # 1. The reference: lr0 by a small sweep on the first seed, then the other seeds at lr0.
-    reference_max = 50_000  # ~3.5 min at B0 on 2 cores: an lr that needs more has lost the sweep
+    reference_max = 50_000  # ~6 min at B0 on one core: an lr that needs more has lost the sweep
     sweep: dict[float, Run] = {}
     say(f"reference B0={b0}, lr sweep {s.lr_sweep} to L*={s.target}")
     for lr in s.lr_sweep:

@@ -182,12 +182,12 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     step_model = StepTimeModel(report, local_gpu, request.precision)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
-    b_noise = noise.b_simple if noise else None
-    if noise is not None:
+    b_noise = request.noise_scale or (noise.b_simple if noise else None)
+    if request.noise_scale is None and noise is not None:
         warnings.append(
             f"the noise scale ({noise.b_simple:,.1f}) was measured over {noise.steps} steps near the start of "
             "training; it grows as the loss falls (McCandlish et al. 2018), so large batches may do better "
-            "than this plan says"
+            "than this plan says; give --noise-scale with a value measured near your target loss"
         )
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)
     offers = select_offers(request, catalog)

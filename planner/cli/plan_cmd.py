@@ -60,7 +60,7 @@ def request_from_args(args: argparse.Namespace, report: ProbeReport) -> tuple[Pl
     }
     for field, value in (("budget_usd", args.budget), ("deadline_hours", args.deadline), ("precision", args.precision),
                          ("spot", args.spot), ("max_gpus", args.max_gpus), ("providers", args.providers),
-                         ("regions", args.regions)):
+                         ("regions", args.regions), ("noise_scale", args.noise_scale)):
         if value is not None:
             update[field] = value
     try:
@@ -114,6 +114,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default=None)
     p.add_argument("--warmup-steps", type=int, default=None, help="the reference run's warmup steps")
     p.add_argument("--weight-decay", type=float, default=None, help="the reference run's weight decay")
+    p.add_argument("--noise-scale", type=positive(float, "--noise-scale"), default=None, metavar="B_NOISE",
+                   help="gradient noise scale measured near your target loss (samples); overrides the probe's")
     p.add_argument("--budget", type=positive(float, "--budget"), help="USD")
     p.add_argument("--deadline", type=positive(float, "--deadline"), help="hours")
     p.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None, help="allow spot offers")

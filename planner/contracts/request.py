@@ -76,3 +76,6 @@ class PlanRequest(_Strict):
     regions: list[str] | None = None
     spot: bool = False
     max_gpus: int = Field(default=8, ge=1)
+    noise_scale: float | None = Field(
+        default=None, gt=0,
+        description="B_noise measured near the target loss (e.g. from your own run); overrides the probe's early one")

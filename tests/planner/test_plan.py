@@ -165,3 +165,15 @@ def test_spot_overhead_and_billing_granularity_in_the_cost_columns(request_, rep
     assert on_demand.cost_usd == pytest.approx(math.ceil(run_s / 3600) * 2.0)  # billed by the started hour
     assert interrupted.hours == pytest.approx(run_s * (1 + priors.SPOT_INTERRUPTION_OVERHEAD) / 3600)
     assert interrupted.cost_usd == pytest.approx(math.ceil(run_s * (1 + priors.SPOT_INTERRUPTION_OVERHEAD)) / 3600 * 2.0)
+
+
+def test_a_noise_scale_given_in_the_request_overrides_the_probes(request_, report, catalog):
+    from planner.contracts import NoiseScale
+
+    early = report.model_copy(update={"noise_scale": NoiseScale(b_simple=4, low=3, high=6, b_small=4, b_big=16, steps=30)})
+    probe_only = build_plan(request_, early, catalog)
+    assert probe_only.statistical_efficiency.b_noise == 4
+    assert any("near the start of training" in w for w in probe_only.warnings)
+    given = build_plan(request_.model_copy(update={"noise_scale": 2000.0}), early, catalog)
+    assert given.statistical_efficiency.b_noise == 2000.0
+    assert not any("near the start of training" in w for w in given.warnings)
