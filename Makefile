@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/batchfit plan --model gpt-tiny --tokens 2000000000 --ref-batch 64 --ref-lr 6e-4 \
-		--budget 500 --deadline 24 --spot
+	$(VENV)/bin/batchfit plan --model gpt-tiny --precision bf16 --tokens 20000000000 \
+		--ref-batch 64 --ref-lr 6e-4 --budget 500 --deadline 24 --spot
 
 test: setup
 	$(PY) -m pytest -q
