@@ -131,6 +131,8 @@ SPECS: dict[str, FieldSpec] = {
         FieldSpec("providers", "Providers", name_list, optional=True, placeholder="all, or aws, gcp, ..."),
         FieldSpec("regions", "Regions", name_list, optional=True, placeholder="all, or us-east-1, ..."),
         FieldSpec("max_gpus", "Max GPUs", positive_int, placeholder="8"),
+        FieldSpec("noise_scale", "Noise scale", positive_float, optional=True,
+                  placeholder="B_noise near your target loss; empty: the probe's"),
     )
 }
 
@@ -244,6 +246,7 @@ def request_from_form(values: FormValues, choices: Choices = Choices()) -> FormR
             regions=p["regions"],
             spot=values.get("spot") == "yes",
             max_gpus=p["max_gpus"],
+            noise_scale=p["noise_scale"],
         )
     except ValidationError as exc:
         field_id, message = _first_pydantic_error(exc)
@@ -287,6 +290,7 @@ def form_from_request(request: PlanRequest) -> dict[str, str]:
         "regions": _text(request.regions),
         "spot": "yes" if request.spot else "no",
         "max_gpus": _text(request.max_gpus),
+        "noise_scale": _text(request.noise_scale),
     }
 
 

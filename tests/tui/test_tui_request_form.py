@@ -76,6 +76,9 @@ def test_form_and_request_round_trip() -> None:
     assert request_from_form(form_from_request(request), CHOICES).request == request
     awkward = request.model_copy(update={"budget_usd": 123.456789123, "deadline_hours": None})
     assert request_from_form(form_from_request(awkward), CHOICES).request == awkward
+    measured = request.model_copy(update={"noise_scale": 1937.0})
+    assert request_from_form(form_from_request(measured), CHOICES).request == measured
+    assert check_field("noise_scale", "-3") is not None
 
 
 def test_with_limits_changes_only_the_limits() -> None:

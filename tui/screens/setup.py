@@ -25,7 +25,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model and workload", ("model", "workload_kind", "amount", "dataset_size")),
     ("Reference run", ("ref_batch", "ref_lr", "optimizer", "betas", "eps", "momentum", "weight_decay",
                        "warmup_steps")),
-    ("Limits and cloud", ("budget", "deadline", "precision", "providers", "regions", "spot", "max_gpus")),
+    ("Limits and cloud", ("budget", "deadline", "precision", "providers", "regions", "spot", "max_gpus",
+                            "noise_scale")),
 )
 SELECTS = {
     "workload_kind": ("Workload", WORKLOAD_KINDS),
