@@ -44,7 +44,6 @@ from torch import Tensor
 
 from ._backend import tl, tl_dtype, triton
 from ._multi_tensor import (
-    TABLE_BLOCK,
     LaunchTables,
     launch_tables,
     load_chunk,

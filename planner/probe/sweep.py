@@ -365,12 +365,16 @@ class _Sweep:
             return fit
         traced: list[tuple[int, int]] = []
         size = ok[-1][0]
-        while len(traced) < 2 or traced[-1][1] < ACTIVATIONS_DOMINATE * ok[0][1]:
-            size *= 2
-            predicted = self._predict(size) if size <= MAX_TRACED_BATCH else None
-            if predicted is None:
-                return fit
-            traced.append((size, predicted))
+        try:
+            while len(traced) < 2 or traced[-1][1] < ACTIVATIONS_DOMINATE * ok[0][1]:
+                size *= 2
+                predicted = self._predict(size) if size <= MAX_TRACED_BATCH else None
+                if predicted is None:
+                    return fit
+                traced.append((size, predicted))
+        except KeyboardInterrupt:
+            self.warnings.append("memory traces of larger batches interrupted: fitted on the measured peaks")
+            return fit
         self.warnings.append(f"measured peaks did not grow with the batch (the optimizer step sets them); "
                              f"memory fitted on fake-tensor traces at B={', '.join(str(b) for b, _ in traced)}")
         return fit_line(traced[-2:], "predicted")
@@ -381,7 +385,7 @@ class _Sweep:
             raise ProbeFailed(f"no batch size ran ({stop.detail}); "
                               "check the model's loss by hand, or try a smaller model or start batch")
         c = self.config
-        fit = self._memory_model(points)
+        fit = fit_memory(points) if stop.reason in ("interrupted", "cancelled") else self._memory_model(points)
         capacity = self.device_info.memory_bytes
         return ProbeReport(
             created_at=dt.datetime.now(dt.timezone.utc),

@@ -145,7 +145,9 @@ def test_report_records_settings_software_and_provenance(fast_config):
     assert report.model.data.kind == "real" and "stdlib" in report.model.data.source
     assert report.model.flops_provenance == "measured" and report.model.flops_per_sample > 0
     assert all(p.memory_provenance == "measured" and p.achieved_tflops > 0 for p in report.ok_points())
-    assert report.memory_fit.provenance == "fitted"
+    # at B <= 2 gpt-tiny's peak is the optimizer step's: the line comes from traces of larger batches
+    assert report.memory_fit.provenance == "predicted"
+    assert any("fake-tensor traces" in w for w in report.warnings)
     usable = 0.8 * report.device.memory_bytes
     assert report.recommended_max_batch == max(p.batch_size for p in report.ok_points()
                                                if p.peak_memory_bytes <= usable)
