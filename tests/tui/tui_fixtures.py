@@ -25,6 +25,7 @@ from planner.contracts import (
     Workload,
 )
 from providers.schema import Catalog, GpuSpec, Offer, PriceTable
+from tests.gpu_specs import A100, H100, T4
 from tui.app import BatchfitApp
 from tui.probe_job import EventSink, ProbeJob
 
@@ -35,18 +36,6 @@ PRESETS = ["mlp", "gpt-tiny"]
 
 AppFactory = Callable[..., BatchfitApp]
 """make_app: keyword overrides of BatchfitApp's arguments -> an app with the fixtures and the fixed clock."""
-
-
-def gpu(name: str, generation: str, memory_gb: float, bw: float, bf16: float | None, fp16: float, fp32: float,
-        link: str, link_gbs: float) -> GpuSpec:
-    return GpuSpec(name=name, vendor="nvidia", generation=generation, memory_gb=memory_gb, bandwidth_gbs=bw,
-                   bf16_tflops=bf16, fp16_tflops=fp16, fp32_tflops=fp32, link=link, link_gbs=link_gbs,
-                   source="test", as_of=PRICES_AS_OF)
-
-
-H100 = gpu("H100-SXM-80GB", "hopper", 80, 3350, 989, 989, 67, "nvlink", 450)
-A100 = gpu("A100-SXM-40GB", "ampere", 40, 1555, 312, 312, 19.5, "nvlink", 300)
-T4 = gpu("T4-16GB", "turing", 16, 320, None, 65, 8.1, "pcie", 16)
 
 
 def offer(provider: str, instance: str, g: GpuSpec, n: int, price: float, *, market: str = "on-demand",
@@ -113,7 +102,9 @@ class ScriptedProbe:
     failure: Exception | None = None
 
     def __call__(self, job: ProbeJob, on_event: EventSink, cancel: threading.Event) -> ProbeReport:
-        from planner.probe.config import ProbeEvent  # planner.probe imports torch: only tests that probe pay for it
+        from planner.probe.config import (
+            ProbeEvent,  # planner.probe imports torch: only tests that probe pay for it
+        )
 
         self.jobs.append(job)
         if self.failure is not None:
