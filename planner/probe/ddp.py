@@ -180,9 +180,11 @@ def _stop(child: subprocess.Popen) -> None:
 
 
 def _last_words(stderr: str) -> str:
-    """torchrun's line naming the failed rank's exit code, else its last line."""
+    """The exit code of the rank torchrun names as the root cause (the others it stopped itself),
+    else its last line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
+    root = next((i for i, line in enumerate(lines) if line.startswith("Root Cause")), 0)
+    for line in lines[root:]:
         if line.startswith("exitcode"):
             return line
     return lines[-1] if lines else "no output"

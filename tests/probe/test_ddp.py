@@ -14,7 +14,7 @@ import torch
 from planner.errors import BadInput
 from planner.models import ModelBundle
 from planner.probe import run_probe
-from planner.probe.ddp import check_ddp, ddp_batch_sizes
+from planner.probe.ddp import _last_words, check_ddp, ddp_batch_sizes
 from tests.probe.test_noise_scale import REF, TRUE_B_SIMPLE, linear_regression
 
 ROOT = Path(__file__).parents[2]
@@ -96,3 +96,23 @@ def test_a_failing_rank_is_one_line_and_exit_code_4(tmp_path):
     assert errors == ["batchfit: error: DDP probe, rank 0 of 2: timing one rank alone: "
                       "RuntimeError: this loss refuses to run under torchrun"], result.stderr
     assert "Traceback" not in result.stderr
+
+
+# torchrun's summary when rank 1 aborted and torchrun then stopped rank 0 (trimmed from a real run).
+TORCHRUN_SUMMARY = """\
+Failures:
+[1]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : -15 (pid: 5799)  (SIGTERM)
+------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  rank      : 1 (local_rank: 1)
+  exitcode  : -6 (pid: 5800)  (SIGABRT)
+"""
+
+
+def test_a_crashed_rank_is_named_by_torchruns_root_cause_not_the_rank_it_stopped():
+    assert _last_words(TORCHRUN_SUMMARY) == "exitcode  : -6 (pid: 5800)  (SIGABRT)"
+    assert _last_words("Traceback (most recent call last):\nOSError: no space left") == "OSError: no space left"
+    assert _last_words("") == "no output"
