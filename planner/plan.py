@@ -48,6 +48,18 @@ def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
     return offers
 
 
+def _noise_scale_warning(noise: NoiseScale) -> str:
+    """Where the measured noise scale was read: it grows as the loss falls (McCandlish et al. 2018)."""
+    grows = ("it grows as the loss falls (McCandlish et al. 2018), so if your target loss is lower, "
+             "large batches may do better than this plan says")
+    if noise.trained_steps and noise.train_loss is not None:
+        return (f"the noise scale ({noise.b_simple:,.1f}) was measured after {noise.trained_steps} training steps, "
+                f"at training loss {noise.train_loss:.4g}; {grows}")
+    return (f"the noise scale ({noise.b_simple:,.1f}) was measured over {noise.steps} steps near the start of "
+            f"training; {grows}; probe with --noise-train-steps and --noise-target-loss to read it nearer "
+            "your target, or give --noise-scale with a value measured there")
+
+
 def _summary(report: ProbeReport, fit: MemoryFit | None, noise: NoiseScale | None) -> ProbeSummary:
     best = report.best_point()
     return ProbeSummary(
@@ -184,11 +196,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     b_noise = request.noise_scale or (noise.b_simple if noise else None)
     if request.noise_scale is None and noise is not None:
-        warnings.append(
-            f"the noise scale ({noise.b_simple:,.1f}) was measured over {noise.steps} steps near the start of "
-            "training; it grows as the loss falls (McCandlish et al. 2018), so large batches may do better "
-            "than this plan says; give --noise-scale with a value measured near your target loss"
-        )
+        warnings.append(_noise_scale_warning(noise))
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)
     offers = select_offers(request, catalog)
     ev = evaluate(offers, ShapeBook(request, fit, step_model, sample_model, catalog.gpus), request)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from planner.contracts.probe import KernelsChoice, ProbeReport
 from planner.contracts.request import PlanRequest, Precision
-from tui.request_form import FieldError, positive_float, positive_int
+from tui.request_form import FieldError, finite_float, non_negative_int, positive_float, positive_int
 
 if TYPE_CHECKING:
     from planner.probe.config import ProbeEvent
@@ -37,6 +37,13 @@ class ProbeJob:
     kernels: KernelsChoice
     max_batch: int | None
     time_limit_s: float
+    seq_len: int | None
+    memory_cap_bytes: int | None
+    nproc: int
+    noise_steps: int
+    noise_train_steps: int
+    noise_target_loss: float | None
+    noise_lr: float | None
 
 
 ProbeRunner = Callable[[ProbeJob, EventSink, threading.Event], ProbeReport]
@@ -48,6 +55,40 @@ def run_real_probe(job: ProbeJob, on_event: EventSink, cancel: threading.Event) 
     return run_probe(ProbeConfig(**asdict(job)), on_event=on_event, cancel=cancel)
 
 
+def memory_cap_bytes(text: str) -> int:
+    """GB as the CLI's --memory-cap takes them (1e9 bytes) -> the bytes ProbeConfig takes."""
+    cap = positive_float(text) * 1e9
+    if not 1 <= cap < 2**63:  # ProbeConfig needs a byte at least; far beyond any RAM, int() of inf would raise
+        raise FieldError("must lie between 1e-9 and 9e9 GB")
+    return int(cap)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One text setting of the screen: empty text means the probe's default, which the placeholder names."""
+
+    id: str
+    label: str
+    parse: Callable[[str], object]
+    placeholder: str
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    spec.id: spec
+    for spec in (
+        SettingSpec("max_batch", "Max batch", positive_int, "until OOM"),
+        SettingSpec("time_limit", "Limit s", positive_float, f"{DEFAULT_TIME_LIMIT_S:g}"),
+        SettingSpec("seq_len", "Seq len", positive_int, "preset's"),
+        SettingSpec("memory_cap", "CPU mem GB", memory_cap_bytes, "RAM/2, max 8.6"),
+        SettingSpec("nproc", "DDP ranks", positive_int, "1: off"),
+        SettingSpec("noise_steps", "Noise steps", non_negative_int, "0: off"),
+        SettingSpec("noise_train_steps", "Train steps", non_negative_int, "0"),
+        SettingSpec("noise_target_loss", "Target loss", finite_float, "none"),
+        SettingSpec("noise_lr", "Noise lr", positive_float, "1e-4"),
+    )
+}
+
+
 @dataclass
 class ProbeSettings:
     """The screen's fields parsed: a job to run, or one message per field that is wrong."""
@@ -56,35 +97,65 @@ class ProbeSettings:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def error_line(errors: Mapping[str, str]) -> str:
+    """Every message in one line, each after the label its field has on the screen."""
+    return "; ".join(f"{SETTINGS[k].label if k in SETTINGS else k.capitalize()}: {message}"
+                     for k, message in errors.items())
+
+
+def _parsed(values: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """Each setting's value, None where its text is empty; a setting that does not parse is left out."""
+    out: dict[str, Any] = {}
+    for field_id, spec in SETTINGS.items():
+        text = values.get(field_id, "").strip()
+        try:
+            out[field_id] = spec.parse(text) if text else None
+        except FieldError as exc:
+            errors[field_id] = str(exc)
+    return out
+
+
+def _check_noise(p: Mapping[str, Any], errors: dict[str, str]) -> None:
+    """ProbeConfig's rules for the noise phase, here too so they show beside the fields as they are typed:
+    ProbeConfig lives in planner.probe, which imports torch."""
+    if "noise_steps" in errors or "noise_train_steps" in errors:
+        return
+    steps, train_steps = p["noise_steps"] or 0, p["noise_train_steps"] or 0
+    if train_steps and not steps:
+        errors["noise_train_steps"] = "needs Noise steps above 0 (it trains before them)"
+    if p.get("noise_target_loss") is not None:
+        if not steps:
+            errors["noise_target_loss"] = "needs Noise steps above 0 (it ends the training before them)"
+        elif not train_steps:
+            errors["noise_target_loss"] = "needs Train steps above 0, the most steps to train towards it"
+
+
 def probe_settings(request: PlanRequest | None, values: Mapping[str, str]) -> ProbeSettings:
-    """values: device, kernels, max_batch (empty = until OOM or plateau), time_limit (seconds, empty = default)."""
-    if request is None:
-        return ProbeSettings(None, {"model": "fill in the setup first (F1): the probe needs a model"})
+    """values: device, kernels and the text of each of SETTINGS (empty = the probe's default)."""
     errors: dict[str, str] = {}
-    max_batch: int | None = None
-    time_limit = DEFAULT_TIME_LIMIT_S
-    try:
-        if values.get("max_batch", "").strip():
-            max_batch = positive_int(values["max_batch"])
-    except FieldError as exc:
-        errors["max_batch"] = str(exc)
-    try:
-        if values.get("time_limit", "").strip():
-            time_limit = positive_float(values["time_limit"])
-    except FieldError as exc:
-        errors["time_limit"] = str(exc)
+    if request is None:
+        errors["model"] = "fill in the setup first (F1): the probe needs a model"
+    p = _parsed(values, errors)
+    _check_noise(p, errors)
     device, kernels = values.get("device", "auto"), values.get("kernels", "torch")
     if device not in DEVICES:
         errors["device"] = f"choose one of {', '.join(DEVICES)}"
     if kernels not in KERNELS:
         errors["kernels"] = f"choose one of {', '.join(KERNELS)}"
-    if errors:
+    if request is None or errors:
         return ProbeSettings(None, errors)
     return ProbeSettings(ProbeJob(
         model=request.model,
         device=device,  # type: ignore[arg-type]
         precision=request.precision,
         kernels=kernels,  # type: ignore[arg-type]
-        max_batch=max_batch,
-        time_limit_s=time_limit,
+        max_batch=p["max_batch"],
+        time_limit_s=p["time_limit"] or DEFAULT_TIME_LIMIT_S,
+        seq_len=p["seq_len"],
+        memory_cap_bytes=p["memory_cap"],
+        nproc=p["nproc"] or 1,
+        noise_steps=p["noise_steps"] or 0,
+        noise_train_steps=p["noise_train_steps"] or 0,
+        noise_target_loss=p["noise_target_loss"],
+        noise_lr=p["noise_lr"],
     ))

@@ -38,6 +38,11 @@ def _number(text: str) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """Any finite number: a target loss, which some losses put below 0."""
+    return _number(text)
+
+
 def positive_int(text: str) -> int:
     value = _number(text)
     if value != int(value) or value <= 0:

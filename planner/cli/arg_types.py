@@ -23,5 +23,20 @@ def positive(kind: type[int] | type[float], what: str) -> Callable[[str], int | 
     return parse
 
 
+def at_least_zero(what: str) -> Callable[[str], int]:
+    """A whole number >= 0 (a count where 0 means off)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{what} must be 0 or more, got {text}")
+        return value
+
+    return parse
+
+
 def comma_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]

@@ -79,6 +79,8 @@ class ProbeSettings(_Strict):
     isolate: bool = Field(default=False, description="each point ran in its own subprocess")
     activation_checkpointing: bool = False
     noise_steps: int = Field(default=0, description="training steps of the noise-scale measurement (0: none)")
+    noise_train_steps: int = Field(default=0, description="most training steps before that measurement")
+    noise_target_loss: float | None = Field(default=None, description="loss that ended that training early")
     nproc: int = Field(default=1, description="processes of the DDP probe (1: none)")
 
 
@@ -151,6 +153,9 @@ class NoiseScale(_Strict):
     trace_sigma: float | None = Field(default=None, description="tr(Sigma), the EMA of its per-step estimates")
     ema: float | None = Field(default=None, description="weight the running averages keep per step")
     method: str | None = Field(default=None, description="where the two batch sizes came from; how the band was made")
+    lr: float | None = Field(default=None, description="learning rate of the training steps it was measured over")
+    trained_steps: int = Field(default=0, ge=0, description="training steps taken before the measured ones")
+    train_loss: float | None = Field(default=None, description="mean training loss over the measured steps")
 
 
 class DdpPoint(_Strict):

@@ -46,6 +46,19 @@ class ProbeConfig(BaseModel):
         default=4, ge=2, description="k: B_small is the recommended batch, B_big = k x B_small in micro-batches"
     )
     noise_ema: float = Field(default=0.95, ge=0, lt=1, description="weight the noise-scale averages keep per step")
+    noise_lr: float | None = Field(
+        default=None, gt=0,
+        description="learning rate of the noise phase's training (None: the probe's 1e-4, which barely trains)",
+    )
+    noise_train_steps: int = Field(
+        default=0, ge=0,
+        description="training steps at B_big before the noise is measured: B_noise grows as the loss falls, "
+                    "so a read near initialisation understates it (0: measure at once)",
+    )
+    noise_target_loss: float | None = Field(
+        default=None,
+        description="end that training early once the mean loss of the last steps is at or below this",
+    )
     nproc: int = Field(default=1, ge=1, description="after the sweep: the step under DDP on this many ranks (1: off)")
 
     @model_validator(mode="after")
@@ -54,6 +67,11 @@ class ProbeConfig(BaseModel):
             raise ValueError(f"max_batch {self.max_batch} is below start_batch {self.start_batch}")
         if self.resume and self.log_path is None:
             raise ValueError("resume needs a log_path to resume from")
+        if (self.noise_train_steps or self.noise_target_loss is not None) and not self.noise_steps:
+            raise ValueError("noise_train_steps and noise_target_loss train before the noise steps; "
+                             "they need noise_steps > 0")
+        if self.noise_target_loss is not None and not self.noise_train_steps:
+            raise ValueError("noise_target_loss needs noise_train_steps > 0, the most steps to train towards it")
         return self
 
 

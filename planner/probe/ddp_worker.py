@@ -35,7 +35,7 @@ from planner.models.bundle import Batch
 from planner.models.messages import one_line
 from planner.models.registry import load_model
 from planner.probe.ddp import RESULT_FILE, DdpReply, DdpRequest, RankError, backend_for
-from planner.probe.noise import MIN_STEPS, NoiseScaleEstimator
+from planner.probe.noise import LOSS_WINDOW, MIN_STEPS, NoiseScaleEstimator, recent_loss, set_learning_rate
 from planner.probe.step import TrainStep
 
 # Longer than the other ranks wait for rank 0's single-rank phase; a hung collective fails after it.
@@ -171,26 +171,51 @@ class RankProbe:
                      batch_size: int) -> NoiseScale | None:
         """B_small = the per-rank batch (each rank's local gradient), B_big = world x it (all-reduced)."""
         c = self.config
-        local_sq, global_sq = [], []
+        lr = set_learning_rate(step, c.noise_lr)
+        trained = self._train_before_measuring(step, batch_size) if c.noise_train_steps else 0
+        local_sq, global_sq, losses = [], [], []
         for done in range(c.noise_steps):
-            deadline = self.request.noise_deadline
-            if done >= MIN_STEPS and self._any(deadline is not None and time.time() > deadline):
+            if done >= MIN_STEPS and self._past_deadline():
                 self.warnings.append(f"DDP noise scale: time limit reached after {done} of {c.noise_steps} steps")
                 break
             norms.start()
-            step.forward_backward(self._own_batch(step, batch_size))
+            losses.append(step.forward_backward(self._own_batch(step, batch_size)).float())
             local_sq.append(norms.stop())
             global_sq.append(sum(p.grad.float().square().sum() for p in grads if p.grad is not None))
             step.optimizer_step()
-        mean_local = torch.stack(local_sq)
-        dist.all_reduce(mean_local)
-        mean_local /= self.world
+        per_step = torch.stack([torch.stack(local_sq), torch.stack(losses)])
+        dist.all_reduce(per_step)
+        mean_local, mean_loss = (per_step / self.world).tolist()
         estimator = NoiseScaleEstimator(batch_size, self.world * batch_size, c.noise_ema, method="DDP ranks")
-        for small, big in zip(mean_local.tolist(), torch.stack(global_sq).tolist(), strict=True):
+        for small, big in zip(mean_local, torch.stack(global_sq).tolist(), strict=True):
             estimator.add(small, big)
         outcome = estimator.outcome()
         self.warnings += [f"DDP {warning}" for warning in outcome.warnings]
-        return outcome.noise_scale
+        if outcome.noise_scale is None:
+            return None
+        return outcome.noise_scale.model_copy(
+            update={"lr": lr, "trained_steps": trained, "train_loss": estimator.weighted_mean(mean_loss)})
+
+    def _train_before_measuring(self, step: TrainStep, batch_size: int) -> int:
+        """DDP steps towards noise_target_loss (the ranks' mean loss), at most noise_train_steps; the number taken."""
+        c = self.config
+        losses: list[float] = []
+        for done in range(c.noise_train_steps):
+            if self._past_deadline():
+                self.warnings.append(f"DDP noise scale: the training before it reached the time limit after "
+                                     f"{done} of {c.noise_train_steps} steps")
+                return done
+            loss = step.run(self._own_batch(step, batch_size)).float()
+            dist.all_reduce(loss)  # every rank sees the same mean, so they stop together
+            losses.append(loss.item() / self.world)
+            target = c.noise_target_loss
+            if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
+                return done + 1
+        return c.noise_train_steps
+
+    def _past_deadline(self) -> bool:
+        deadline = self.request.noise_deadline
+        return self._any(deadline is not None and time.time() > deadline)
 
     def _own_batch(self, step: TrainStep, batch_size: int) -> Batch:
         """This rank's share of `world` fresh draws: the bundles' batch makers are seeded alike in

@@ -103,6 +103,11 @@ class NoiseScaleEstimator:
         total = weights.sum()
         return float(weights @ np.array(self.g_sq)) / total, float(weights @ np.array(self.trace)) / total
 
+    def weighted_mean(self, per_step: list[float]) -> float:
+        """A per-step figure (one per step added) averaged with the estimates' EMA weights."""
+        weights = self._weights()
+        return float(weights @ np.array(per_step, dtype=float)) / float(weights.sum())
+
     def b_simple(self) -> float | None:
         """The current estimate, or None while |G|² or tr(Σ) averages to ≤ 0."""
         if not self.steps:
@@ -159,50 +164,108 @@ class NoiseScaleEstimator:
 
 
 StepCallback = Callable[[NoiseScaleEstimator], None]
+LOSS_WINDOW = 10  # training steps whose mean loss is held against noise_target_loss
+
+
+def set_learning_rate(step: TrainStep, lr: float | None) -> float:
+    """Every param group's lr set to `lr` (None: left as it is); the lr in effect."""
+    groups = step.optimizer.param_groups
+    if lr is not None:
+        for group in groups:
+            group["lr"] = lr
+    return float(groups[0]["lr"])
+
+
+def recent_loss(losses: list[float]) -> float | None:
+    return float(np.mean(losses[-LOSS_WINDOW:])) if losses else None
 
 
 def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: float,
                 cancel: threading.Event | None, say: Callable[[str], None]) -> NoiseOutcome:
-    """The probe's noise-scale phase: config.noise_steps steps of B_big = k x b_small.
+    """The probe's noise-scale phase: config.noise_train_steps steps towards noise_target_loss,
+    then config.noise_steps measured steps, all of B_big = k x b_small at config.noise_lr.
 
-    Stops at `deadline` (time.perf_counter(), after at least MIN_STEPS), on `cancel` or Ctrl-C
-    with the steps done so far; a failing step ends it with a warning. Never raises for a
-    measurement that did not work out: the sweep's report stands either way.
+    Stops at `deadline` (time.perf_counter(), the measurement after at least MIN_STEPS), on
+    `cancel` or Ctrl-C with the steps done so far; a failing step ends it with a warning. Never
+    raises for a measurement that did not work out: the sweep's report stands either way.
     """
     k, steps = config.noise_micro_batches, config.noise_steps
+    lr = set_learning_rate(step, config.noise_lr)
     estimator = NoiseScaleEstimator(b_small, k * b_small, config.noise_ema)
-    say(f"noise scale: {steps} training steps of B_big={k * b_small} as {k} micro-batches of B_small={b_small}")
     every = max(1, steps // 10)  # about ten progress lines, however many steps
+    train_losses: list[float] = []
+    losses: list[float] = []
+    warnings: list[str] = []
 
     def progress(e: NoiseScaleEstimator) -> None:
         if e.steps % every == 0 or e.steps == steps:
             current = e.b_simple()
-            say(f"noise scale: step {e.steps}/{steps}, " +
+            say(f"noise scale: step {e.steps}/{steps}, loss {recent_loss(losses):.4g}, " +
                 (f"B_simple ≈ {format_batch(current)}" if current is not None else "not resolved yet"))
 
     try:
-        stopped = measure_noise_scale(step, estimator, steps, deadline=deadline, cancel=cancel, on_step=progress)
+        if config.noise_train_steps:
+            target = f" or to loss {config.noise_target_loss:g}" if config.noise_target_loss is not None else ""
+            say(f"noise scale: training {config.noise_train_steps} steps{target} first, "
+                f"B_big={k * b_small}, lr {lr:g}")
+            stopped = train_before_measuring(step, config, b_small, train_losses, deadline, cancel, say)
+            if stopped == "time limit":
+                at = f", at loss {recent_loss(train_losses):.4g}" if train_losses else ""
+                warnings.append(f"noise scale: the training before it reached the time limit after "
+                                f"{len(train_losses)} of {config.noise_train_steps} steps{at}; "
+                                "a longer --time-limit lets it go on")
+        say(f"noise scale: {steps} training steps of B_big={k * b_small} as {k} micro-batches of B_small={b_small}")
+        stopped = measure_noise_scale(step, estimator, steps, deadline=deadline, cancel=cancel, on_step=progress,
+                                      losses=losses)
     except Cancelled:
         stopped = "cancelled"
     except KeyboardInterrupt:
         stopped = "interrupted (Ctrl-C)"
     except Exception as exc:
-        return NoiseOutcome(None, [f"noise scale not measured: step {estimator.steps + 1} failed ({one_line(exc)})"])
+        done = len(train_losses) + estimator.steps
+        return NoiseOutcome(None, [f"noise scale not measured: step {done + 1} failed ({one_line(exc)})"])
     outcome = estimator.outcome()
+    outcome.warnings[:0] = warnings
     if stopped:
         outcome.warnings.insert(0, f"noise scale: {stopped} after {estimator.steps} of {steps} steps")
     if outcome.noise_scale is not None:
-        ns = outcome.noise_scale
+        ns = outcome.noise_scale = outcome.noise_scale.model_copy(
+            update={"lr": lr, "trained_steps": len(train_losses), "train_loss": estimator.weighted_mean(losses)})
         say(f"noise scale: B_simple ≈ {format_batch(ns.b_simple)} "
             f"(90% band {format_batch(ns.low)} .. {format_batch(ns.high)}) "
-            f"from {ns.steps} steps at B_small={ns.b_small}, B_big={ns.b_big}")
+            f"from {ns.steps} steps at B_small={ns.b_small}, B_big={ns.b_big}, loss {ns.train_loss:.4g}")
     return outcome
+
+
+def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, losses: list[float],
+                           deadline: float, cancel: threading.Event | None, say: Callable[[str], None]) -> str | None:
+    """Up to config.noise_train_steps steps of the measurement's own kind (B_big as micro-batches,
+    the norms discarded), each step's loss appended to `losses`.
+
+    Returns "target loss" once the mean of the last LOSS_WINDOW losses is at or below
+    config.noise_target_loss, "time limit" past `deadline`, else None (every step ran).
+    """
+    k, total, target = config.noise_micro_batches, config.noise_train_steps, config.noise_target_loss
+    params = [p for p in step.model.parameters() if p.requires_grad]
+    accums = [torch.zeros(p.shape, dtype=torch.float32, device=p.device) for p in params]
+    every = max(1, total // 10)
+    for done in range(total):
+        if time.perf_counter() > deadline:
+            return "time limit"
+        losses.append(_one_step(step, params, accums, b_small, k, cancel)[2])
+        if (done + 1) % every == 0:
+            say(f"noise scale: trained {done + 1}/{total} steps, loss {recent_loss(losses):.4g}")
+        if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
+            say(f"noise scale: loss {recent_loss(losses):.4g} reached {target:g} after {done + 1} steps")
+            return "target loss"
+    return None
 
 
 def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: int, *,
                         deadline: float | None = None, cancel: threading.Event | None = None,
-                        on_step: StepCallback | None = None) -> str | None:
-    """Train `steps` real steps of B_big = k x B_small samples, adding each step to `estimator`.
+                        on_step: StepCallback | None = None, losses: list[float] | None = None) -> str | None:
+    """Train `steps` real steps of B_big = k x B_small samples, adding each step to `estimator`
+    (and its mean training loss to `losses`, when given).
 
     Stops early, after at least MIN_STEPS, once time.perf_counter() passes `deadline`, and says
     so ("time limit"); else returns None. Raises Cancelled (checked between micro-batches) when
@@ -217,26 +280,29 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
     for done in range(steps):
         if done >= MIN_STEPS and deadline is not None and time.perf_counter() > deadline:
             return "time limit"
-        estimator.add(*_one_step(step, params, accums, b_small, micro_batches, cancel))
+        small_sq, big_sq, loss = _one_step(step, params, accums, b_small, micro_batches, cancel)
+        estimator.add(small_sq, big_sq)
+        if losses is not None:
+            losses.append(loss)
         if on_step is not None:
             on_step(estimator)
     return None
 
 
 def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[torch.Tensor], b_small: int,
-              micro_batches: int, cancel: threading.Event | None) -> tuple[float, float]:
-    """(mean |g_small|² over the micro-batches, |g_big|²) of one training step."""
+              micro_batches: int, cancel: threading.Event | None) -> tuple[float, float, float]:
+    """(mean |g_small|² over the micro-batches, |g_big|², mean loss) of one training step."""
     from kernels import accumulate_grad_sqnorm  # imports triton: only once a noise scale is asked for
 
     step.release_grads()  # last step's gradients may alias the accumulators zeroed next
     for accum in accums:
         accum.zero_()
     touched = [False] * len(params)  # a parameter no micro-batch reached keeps grad None, as in training
-    small_sq = []
+    small_sq, losses = [], []
     for _ in range(micro_batches):
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        step.forward_backward(step.bundle.make_batch(b_small, step.device), zero_grad=True)
+        losses.append(step.forward_backward(step.bundle.make_batch(b_small, step.device), zero_grad=True).float())
         live = [i for i, p in enumerate(params) if p.grad is not None]
         for i in live:
             touched[i] = True
@@ -250,5 +316,5 @@ def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[to
             big_sq += accum.square().sum()
             param.grad = accum.to(param.dtype)
     step.optimizer_step()
-    values = torch.stack([torch.stack(small_sq).mean(), big_sq]).tolist()  # one device sync per step
-    return values[0], values[1]
+    values = torch.stack([torch.stack(small_sq).mean(), big_sq, torch.stack(losses).mean()]).tolist()
+    return values[0], values[1], values[2]  # one device sync per step

@@ -399,6 +399,7 @@ class _Sweep:
                 start_batch=c.start_batch, point_time_limit_s=c.point_time_limit_s,
                 refine_multiple=c.refine_multiple, safety_margin=c.safety_margin, isolate=c.isolate,
                 activation_checkpointing=c.checkpointing, noise_steps=c.noise_steps, nproc=c.nproc,
+                noise_train_steps=c.noise_train_steps, noise_target_loss=c.noise_target_loss,
             ),
             points=points,
             stop_reason=stop.reason,

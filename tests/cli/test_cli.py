@@ -122,6 +122,18 @@ def test_bad_model_references_exit_2(model, needle):
     assert_one_line_error(batchfit("probe", "--model", model, "--max-batch", "1"), 2, needle)
 
 
+@pytest.mark.parametrize("flags, needles", [
+    (["--max-batch", "0"], ["--max-batch must be greater than 0"]),
+    (["--nproc", "-2"], ["--nproc must be greater than 0"]),
+    (["--noise-steps", "-1"], ["--noise-steps must be 0 or more"]),
+    (["--noise-lr", "fast"], ["--noise-lr must be a number"]),
+    (["--noise-train-steps", "5"], ["--noise-train-steps", "need --noise-steps > 0"]),
+    (["--noise-steps", "5", "--noise-target-loss", "2"], ["--noise-target-loss needs --noise-train-steps > 0"]),
+])
+def test_bad_probe_settings_are_one_line_in_the_flags_names(flags, needles):
+    assert_one_line_error(batchfit("probe", "--model", "mlp", "--device", "cpu", *flags), 2, *needles)
+
+
 def test_probe_that_measures_nothing_exits_4(tmp_path):
     out = tmp_path / "r.json"
     result = batchfit("probe", "--model", "bf_factories:broken_loss", "--max-batch", "2", "--out", str(out))

@@ -177,3 +177,14 @@ def test_a_noise_scale_given_in_the_request_overrides_the_probes(request_, repor
     given = build_plan(request_.model_copy(update={"noise_scale": 2000.0}), early, catalog)
     assert given.statistical_efficiency.b_noise == 2000.0
     assert not any("near the start of training" in w for w in given.warnings)
+
+
+def test_a_noise_scale_read_after_training_says_where(request_, report, catalog):
+    from planner.contracts import NoiseScale
+
+    trained = NoiseScale(b_simple=900, low=800, high=1000, b_small=64, b_big=256, steps=30, trained_steps=400,
+                         train_loss=2.1, lr=4e-3)
+    plan = build_plan(request_, report.model_copy(update={"noise_scale": trained}), catalog)
+    assert plan.statistical_efficiency.b_noise == 900
+    assert any("measured after 400 training steps, at training loss 2.1;" in w for w in plan.warnings)
+    assert not any("near the start of training" in w for w in plan.warnings)

@@ -51,7 +51,9 @@ def test_two_gloo_ranks_measure_step_allreduce_scaling_and_noise(fast_config):
     # One sweep point (B=32), so the ranks time 8, 16 and 32 per rank; 300 noise steps keep the
     # two-rank estimate (B_small=32, B_big=64) within a few percent; AdamW at lr 1e-4 moves
     # B_simple by about 1% over them (Δ=5 per coordinate), so it is held to the closed form.
-    config = fast_config(REF, device="cpu", start_batch=32, max_batch=32, nproc=2, noise_steps=300, noise_ema=0.999)
+    # 20 steps of training first, at the probe's lr, move Δ by ~0.002: the closed form still holds.
+    config = fast_config(REF, device="cpu", start_batch=32, max_batch=32, nproc=2, noise_steps=300, noise_ema=0.999,
+                         noise_train_steps=20)
     report = run_probe(config)
     ddp = report.ddp
     assert ddp is not None, report.warnings
@@ -69,7 +71,11 @@ def test_two_gloo_ranks_measure_step_allreduce_scaling_and_noise(fast_config):
     assert ns is not None, report.warnings
     assert (ns.b_small, ns.b_big, ns.steps) == (32, 64, 300)
     assert ns.b_simple == pytest.approx(TRUE_B_SIMPLE, rel=0.15)  # ranks sharing data would give tr(Σ) ≈ 0
-    assert ns.low <= TRUE_B_SIMPLE <= ns.high  # ranks' draws overlapping in part would bias it low, out of the band
+    # Ranks' draws overlapping in part would bias it low, far out of the band; a 90% band itself
+    # misses the truth one run in ten, so it is held to within 10% of it.
+    assert ns.low <= 1.1 * TRUE_B_SIMPLE and ns.high >= TRUE_B_SIMPLE / 1.1
+    assert (ns.trained_steps, ns.lr) == (20, pytest.approx(1e-4))
+    assert ns.train_loss == pytest.approx(0.5 * (8 * 25 + 20**2), rel=0.15)  # ½(|Δ|² + σ²): the ranks' mean
     assert report.noise_scale is not None and report.settings.nproc == 2
 
 

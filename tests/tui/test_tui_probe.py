@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from itertools import product
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Log, ProgressBar, Select, Static
 
+from planner.contracts import ReferenceRun
 from planner.errors import BadInput
 from planner.report_file import load_probe_report, save_probe_report
 from tui.messages import ReportReady
-from tui.probe_job import ProbeJob, run_real_probe
+from tui.probe_job import ProbeJob, memory_cap_bytes, probe_settings, run_real_probe
+from tui.request_form import FieldError
 from tui.screens.probe import ProbeScreen
 from tui.widgets.xy_plot import XYPlot
 from tui_fixtures import AppFactory, Recorder, ScriptedProbe, make_report, make_request
@@ -26,6 +30,21 @@ def log_lines(pilot: Pilot) -> list[str]:
     return list(pilot.app.screen.query_one(Log).lines)
 
 
+async def type_into(pilot: Pilot, field_id: str, text: str) -> None:
+    """Clear a settings field and type into it key by key, as a user would."""
+    field = pilot.app.screen.query_one(f"#{field_id}", Input)
+    field.value = ""
+    field.focus()
+    await pilot.press(*text)
+    await pilot.pause()  # the last Input.Changed (the only one, for empty text) reaches the screen
+
+
+def error_line(pilot: Pilot) -> str | None:
+    """The line under the settings that says what is wrong; None while it is hidden."""
+    line = pilot.app.screen.query_one("#probe-errors", Static)
+    return str(line.content) if line.display else None
+
+
 async def test_a_probe_runs_in_a_worker_and_its_report_is_planned(make_app: AppFactory, recorder: Recorder) -> None:
     runner = ScriptedProbe()
     app = make_app(request=make_request(precision="fp32"), probe_runner=runner)
@@ -36,7 +55,8 @@ async def test_a_probe_runs_in_a_worker_and_its_report_is_planned(make_app: AppF
         await pilot.press("ctrl+r")
         await wait_for_probe(pilot)
         assert runner.jobs == [ProbeJob(model="mlp", device="auto", precision="fp32", kernels="torch", max_batch=16,
-                                        time_limit_s=30.0)]
+                                        time_limit_s=30.0, seq_len=None, memory_cap_bytes=None, nproc=1,
+                                        noise_steps=0, noise_train_steps=0, noise_target_loss=None, noise_lr=1e-3)]
         progress = [m for m in recorder.of(ProbeScreen.Progress)]
         assert [m.event.kind for m in progress][:3] == ["started", "point-started", "point-done"]
         ready = recorder.of(ReportReady)
@@ -96,7 +116,103 @@ async def test_bad_settings_are_refused_before_running(make_app: AppFactory) -> 
         await pilot.pause()
         assert runner.jobs == []
         assert app.screen.query_one("#max_batch", Input).has_class("-invalid")
-        assert any(n.message == "max batch: not a number" for n in app._notifications)
+        assert any(n.message == "Max batch: not a number" for n in app._notifications)
+
+
+async def test_the_extra_settings_reach_the_job(make_app: AppFactory) -> None:
+    from planner.probe.config import ProbeConfig  # planner.probe imports torch: only this test pays for it
+
+    runner = ScriptedProbe()
+    app = make_app(request=make_request(precision="fp32"), probe_runner=runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.screen.query_one("#noise_lr", Input).value == "0.001"  # the request's reference lr
+        typed = {"seq_len": "256", "memory_cap": "2.5", "nproc": "2", "noise_steps": "20",
+                 "noise_train_steps": "100", "noise_target_loss": "3.5", "noise_lr": "3e-4"}
+        for field_id, text in typed.items():
+            await type_into(pilot, field_id, text)
+        assert error_line(pilot) is None
+        await pilot.press("ctrl+r")
+        await wait_for_probe(pilot)
+        assert runner.jobs == [ProbeJob(model="mlp", device="auto", precision="fp32", kernels="torch", max_batch=None,
+                                        time_limit_s=120.0, seq_len=256, memory_cap_bytes=2_500_000_000, nproc=2,
+                                        noise_steps=20, noise_train_steps=100, noise_target_loss=3.5, noise_lr=3e-4)]
+        config = ProbeConfig(**asdict(runner.jobs[0]))  # what run_real_probe makes of it: every name is ProbeConfig's
+        assert (config.nproc, config.noise_train_steps, config.noise_lr) == (2, 100, 3e-4)
+
+
+async def test_noise_training_without_noise_steps_is_an_error_beside_the_field(make_app: AppFactory) -> None:
+    runner = ScriptedProbe()
+    app = make_app(request=make_request(), probe_runner=runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "noise_train_steps", "5")
+        assert error_line(pilot) == "Train steps: needs Noise steps above 0 (it trains before them)"
+        assert app.screen.query_one("#noise_train_steps", Input).has_class("-invalid")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert runner.jobs == [] and not app.screen.running
+        assert any(n.message.startswith("Train steps: needs Noise steps") for n in app._notifications)
+
+        await type_into(pilot, "noise_steps", "10")
+        await type_into(pilot, "noise_target_loss", "2")
+        assert error_line(pilot) is None  # 5 training steps at most, towards a loss of 2
+        await type_into(pilot, "noise_train_steps", "0")
+        assert error_line(pilot) == "Target loss: needs Train steps above 0, the most steps to train towards it"
+        assert not app.screen.query_one("#noise_train_steps", Input).has_class("-invalid")
+        assert app.screen.query_one("#noise_target_loss", Input).has_class("-invalid")
+
+
+async def test_a_negative_rank_count_is_refused_then_fixed(make_app: AppFactory) -> None:
+    runner = ScriptedProbe()
+    app = make_app(request=make_request(), probe_runner=runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "nproc", "-2")
+        assert error_line(pilot) == "DDP ranks: must be a whole number above 0"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert runner.jobs == []
+        await type_into(pilot, "nproc", "")
+        assert error_line(pilot) is None and not app.screen.query_one("#nproc", Input).has_class("-invalid")
+        await pilot.press("ctrl+r")
+        await wait_for_probe(pilot)
+        assert [job.nproc for job in runner.jobs] == [1]
+
+
+async def test_the_noise_lr_follows_the_reference_lr_not_other_edits(make_app: AppFactory) -> None:
+    app = make_app(request=make_request())
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = app.screen.query_one("#noise_lr", Input)
+        await type_into(pilot, "noise_lr", "5e-4")
+        app.request = make_request(budget_usd=10.0)  # a new limit: the typed lr stays
+        await pilot.pause()
+        assert field.value == "5e-4"
+        app.request = make_request(reference=ReferenceRun(batch_size=64, lr=3e-4, optimizer="adamw"))
+        await pilot.pause()
+        assert field.value == "0.0003"
+
+
+def test_the_screen_applies_probe_configs_noise_rules() -> None:
+    """The screen checks ProbeConfig's cross-field rules itself (ProbeConfig imports torch): they must agree."""
+    from pydantic import ValidationError
+
+    from planner.probe.config import ProbeConfig
+
+    for steps, train_steps, target in product(("", "0", "3"), ("", "0", "5"), ("", "2.5")):
+        settings = probe_settings(make_request(), {"noise_steps": steps, "noise_train_steps": train_steps,
+                                                   "noise_target_loss": target})
+        try:
+            ProbeConfig(model="mlp", noise_steps=int(steps or 0), noise_train_steps=int(train_steps or 0),
+                        noise_target_loss=float(target) if target else None)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert (settings.job is not None) == accepted, (steps, train_steps, target, settings.errors)
+
+
+def test_the_memory_cap_is_in_gb_like_the_clis() -> None:
+    assert memory_cap_bytes("2.5") == 2_500_000_000
+    for text in ("0", "-1", "1e-12", "1e300"):  # none would make a ProbeConfig, and 1e300 GB would overflow int()
+        with pytest.raises(FieldError):
+            memory_cap_bytes(text)
 
 
 async def test_no_request_no_probe(make_app: AppFactory) -> None:

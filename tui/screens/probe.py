@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 
@@ -21,7 +21,8 @@ from planner.contracts.probe import ProbePoint, ProbeReport
 from planner.errors import BatchfitError
 from planner.report_file import load_probe_report, save_probe_report
 from tui.messages import ReportReady
-from tui.probe_job import DEVICES, KERNELS, ProbeJob, ProbeRunner, probe_settings
+from tui.probe_job import DEVICES, KERNELS, SETTINGS, ProbeJob, ProbeRunner, ProbeSettings, error_line, probe_settings
+from tui.request_form import form_from_request
 from tui.screens.base import BatchfitScreen
 from tui.screens.path_prompt import PathPrompt
 from tui.widgets.xy_plot import Series, XYPlot
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from planner.probe.config import ProbeEvent  # planner.probe imports torch: for type checking only
 
 DEFAULT_REPORT_FILE = "batchfit-probe.json"
+SETTING_ROWS: tuple[tuple[str, ...], ...] = (
+    ("max_batch", "time_limit"),
+    ("seq_len", "memory_cap", "nproc"),
+    ("noise_steps", "noise_train_steps", "noise_target_loss", "noise_lr"),
+)
+"""The text settings, three short rows (the first after the selects): side by side they do not fit 80 columns."""
 
 
 def point_line(point: ProbePoint) -> str:
@@ -95,18 +102,22 @@ class ProbeScreen(BatchfitScreen):
         self.live_points: list[ProbePoint] = []
         self.running = False
         self.run_report: ProbeReport | None = None
+        self.noise_lr_from: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="probe-settings"):
-            yield Label("Device", classes="probe-label")
-            yield Select([(d, d) for d in DEVICES], allow_blank=False, compact=True, id="device")
-            yield Label("Kernels", classes="probe-label")
-            yield Select([(k, k) for k in KERNELS], allow_blank=False, compact=True, id="kernels")
-            yield Label("Max batch", classes="probe-label")
-            yield Input(placeholder="until OOM", compact=True, id="max_batch")
-            yield Label("Limit s", classes="probe-label")
-            yield Input(placeholder="120", compact=True, id="time_limit")
+        with Vertical(id="probe-settings"):
+            for index, row in enumerate(SETTING_ROWS):
+                with Horizontal(classes="probe-row"):
+                    if index == 0:
+                        yield Label("Device", classes="probe-label")
+                        yield Select([(d, d) for d in DEVICES], allow_blank=False, compact=True, id="device")
+                        yield Label("Kernels", classes="probe-label")
+                        yield Select([(k, k) for k in KERNELS], allow_blank=False, compact=True, id="kernels")
+                    for field_id in row:
+                        yield Label(SETTINGS[field_id].label, classes="probe-label")
+                        yield Input(placeholder=SETTINGS[field_id].placeholder, compact=True, id=field_id)
+            yield Static("", id="probe-errors", markup=False)
         yield Static("", id="probe-target")
         with Horizontal(id="probe-progress"):
             yield ProgressBar(total=1.0, show_eta=False, id="probe-bar")
@@ -121,6 +132,7 @@ class ProbeScreen(BatchfitScreen):
         self.query_one(ProgressBar).display = False  # shown from the first run on
         self.watch(self.app, "report", self._show_report)
         self.watch(self.app, "request", self._show_target)
+        self.watch(self.app, "request", self._default_noise_lr)
 
     def on_unmount(self) -> None:
         self.cancel_event.set()  # the app is closing: let the sweep stop at its next step
@@ -130,6 +142,17 @@ class ProbeScreen(BatchfitScreen):
         text = (f"model {request.model}, {request.precision}" if request is not None
                 else "no model yet: fill in the setup (F1)")
         self.query_one("#probe-target", Static).update(text)
+
+    def _default_noise_lr(self, _request: object) -> None:
+        """The noise phase trains, and the noise scale depends on the learning rate: start from the user's.
+
+        Only a new reference learning rate replaces what the field says, so a value typed here stays
+        while the request changes otherwise (limits on the plan screen, say).
+        """
+        request = self.state.request
+        if request is not None and request.reference.lr != self.noise_lr_from:
+            self.noise_lr_from = request.reference.lr
+            self.query_one("#noise_lr", Input).value = form_from_request(request)["ref_lr"]
 
     def _show_report(self, report: ProbeReport | None) -> None:
         """A report from a file, or the one a run just made: its points in the plot and the log."""
@@ -147,23 +170,36 @@ class ProbeScreen(BatchfitScreen):
                          *(point_line(p) for p in report.points), f"stopped: {report.stop_reason}"])
 
     def _values(self) -> dict[str, str]:
-        return {
-            "device": str(self.query_one("#device", Select).value),
-            "kernels": str(self.query_one("#kernels", Select).value),
-            "max_batch": self.query_one("#max_batch", Input).value,
-            "time_limit": self.query_one("#time_limit", Input).value,
-        }
+        values = {field_id: self.query_one(f"#{field_id}", Input).value for field_id in SETTINGS}
+        values["device"] = str(self.query_one("#device", Select).value)
+        values["kernels"] = str(self.query_one("#kernels", Select).value)
+        return values
+
+    @on(Input.Changed)
+    def _revalidate(self) -> None:
+        self._checked()
+
+    def _checked(self) -> ProbeSettings:
+        """The settings parsed, with what is wrong flagged on its field and said in the line below the rows.
+
+        The missing model is not said there: the target line under the rows already says it.
+        """
+        settings = probe_settings(self.state.request, self._values())
+        for field_id in SETTINGS:
+            self.query_one(f"#{field_id}", Input).set_class(field_id in settings.errors, "-invalid")
+        shown = {k: v for k, v in settings.errors.items() if k in SETTINGS}
+        line = self.query_one("#probe-errors", Static)
+        line.update(error_line(shown))
+        line.display = bool(shown)
+        return settings
 
     def action_run_probe(self) -> None:
         if self.running:
             self.notify("a probe is already running; Escape cancels it", severity="warning")
             return
-        settings = probe_settings(self.state.request, self._values())
-        for field_id in ("max_batch", "time_limit"):
-            self.query_one(f"#{field_id}", Input).set_class(field_id in settings.errors, "-invalid")
+        settings = self._checked()
         if settings.job is None:
-            self.notify("; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in settings.errors.items()),
-                        severity="error")
+            self.notify(error_line(settings.errors), severity="error")
             return
         self.running = True
         self.cancel_event = threading.Event()

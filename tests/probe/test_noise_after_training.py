@@ -1,0 +1,90 @@
+"""Training before the noise scale is read: B_noise grows as the loss falls, so a read near
+initialisation understates it. On the closed-form task of test_noise_scale.py,
+loss = ½(|Δ|² + σ²) and B_simple = (d+1) + dσ²/|Δ|²: training to a target loss fixes |Δ|², and
+with it the B_simple the measurement there must find.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from planner.probe import ProbeConfig, TrainStep, run_probe
+from planner.probe.noise import (
+    LOSS_WINDOW,
+    MIN_STEPS,
+    NoiseScaleEstimator,
+    measure_noise_scale,
+    noise_phase,
+    recent_loss,
+    set_learning_rate,
+    train_before_measuring,
+)
+from tests.probe.test_noise_scale import CPU, D, REF, SIGMA, TRUE_B_SIMPLE, linear_regression
+
+TARGET = 225.0  # from ½(8·25 + 400) = 300 at initialisation: |Δ|² = 50, B_simple = 9 + 3200/50 = 73
+LR = 0.05  # AdamW moves each coordinate up to ~0.05 a step: |Δ| halves in ~50 steps
+
+
+def w_star() -> torch.Tensor:
+    return torch.randn(D, generator=torch.Generator().manual_seed(0))  # as linear_regression draws it first
+
+
+def test_training_stops_at_the_target_and_the_noise_scale_read_there_is_the_closed_forms():
+    step = TrainStep(linear_regression(), CPU)
+    set_learning_rate(step, LR)
+    config = ProbeConfig(model=REF, noise_steps=1, noise_train_steps=400, noise_target_loss=TARGET, noise_lr=LR)
+    losses: list[float] = []
+    stopped = train_before_measuring(step, config, 64, losses, time.perf_counter() + 60, None, say=lambda text: None)
+    assert stopped == "target loss" and LOSS_WINDOW <= len(losses) < 400
+    assert recent_loss(losses) <= TARGET
+    delta_sq = (step.model.weight.detach()[0] - w_star()).square().sum().item()
+    assert 0.5 * (delta_sq + SIGMA**2) == pytest.approx(TARGET, rel=0.1)  # the loss it stopped at is the model's
+
+    set_learning_rate(step, 0.0)  # hold the trained weights: the closed form at them is the truth
+    estimator = NoiseScaleEstimator(16, 64, ema=0.999)
+    measure_noise_scale(step, estimator, steps=300)
+    expected = (D + 1) + D * SIGMA**2 / delta_sq
+    assert estimator.b_simple() == pytest.approx(expected, rel=0.15)
+    assert expected > 2 * TRUE_B_SIMPLE  # the read at initialisation would have been under half of it
+
+
+def test_the_probe_trains_first_then_reports_where_it_measured(fast_config):
+    config = fast_config(REF, start_batch=16, max_batch=16, noise_steps=30, noise_train_steps=400,
+                         noise_target_loss=TARGET, noise_lr=LR)
+    events = []
+    report = run_probe(config, on_event=events.append)
+    ns = report.noise_scale
+    assert ns is not None, report.warnings
+    assert ns.lr == LR and LOSS_WINDOW <= ns.trained_steps < 400
+    assert ns.train_loss is not None and ns.train_loss < TARGET * 1.05  # the measured steps train on from there
+    assert ns.b_simple > 2 * TRUE_B_SIMPLE
+    assert (report.settings.noise_train_steps, report.settings.noise_target_loss) == (400, TARGET)
+    assert any(e.text.startswith("noise scale: loss") and f"reached {TARGET:g}" in e.text for e in events)
+
+
+def test_without_training_first_the_report_says_the_lr_and_no_trained_steps(fast_config):
+    ns = run_probe(fast_config(REF, max_batch=8, noise_steps=10)).noise_scale
+    assert ns is not None and ns.trained_steps == 0
+    assert ns.lr == pytest.approx(1e-4)  # the probe's own: barely trains
+    assert ns.train_loss == pytest.approx(0.5 * (D * 25 + SIGMA**2), rel=0.2)  # Δ = 5: still at the start
+
+
+def test_the_time_limit_ends_the_training_with_a_warning_and_still_measures():
+    config = ProbeConfig(model=REF, noise_steps=5, noise_train_steps=100, noise_lr=LR)
+    outcome = noise_phase(TrainStep(linear_regression(), CPU), config, 16, time.perf_counter(), None,
+                          say=lambda text: None)
+    assert any(w.startswith("noise scale: the training before it reached the time limit after 0 of 100 steps")
+               for w in outcome.warnings)
+    assert any(f"time limit after {MIN_STEPS} of 5 steps" in w for w in outcome.warnings)
+
+
+@pytest.mark.parametrize("settings, needle", [
+    (dict(noise_train_steps=10), "need noise_steps > 0"),
+    (dict(noise_steps=5, noise_target_loss=2.0), "needs noise_train_steps > 0"),
+])
+def test_training_first_needs_a_measurement_after_it(settings, needle):
+    with pytest.raises(ValueError, match=needle):
+        ProbeConfig(model=REF, **settings)
