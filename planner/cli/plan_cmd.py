@@ -48,9 +48,9 @@ def _reference(args: argparse.Namespace, base: ReferenceRun | None) -> tuple[Ref
     return start.model_copy(update=given), warning
 
 
-def request_from_args(args: argparse.Namespace, report: ProbeReport) -> tuple[PlanRequest, list[str]]:
-    """The request file, if any, overridden by the flags given; precision defaults to the probe's."""
-    base = load_request(Path(args.request)) if args.request else None
+def request_from_args(args: argparse.Namespace, report: ProbeReport,
+                      base: PlanRequest | None) -> tuple[PlanRequest, list[str]]:
+    """`base` (the request file, if any) overridden by the flags given; precision defaults to the probe's."""
     reference, warning = _reference(args, base.reference if base else None)
     update = {
         "model": args.model or (base.model if base else report.model.id),
@@ -70,21 +70,24 @@ def request_from_args(args: argparse.Namespace, report: ProbeReport) -> tuple[Pl
         raise BadInput(f"plan request: {first_error(exc)}") from None
 
 
-def _probe_report(args: argparse.Namespace) -> ProbeReport:
+def _probe_report(args: argparse.Namespace, base: PlanRequest | None) -> ProbeReport:
     if args.from_probe:
         return load_probe_report(Path(args.from_probe))
     # Only the --model path needs torch: import the probe here, not at module load.
     from planner.cli.probe_cmd import probe_from_args
 
-    return probe_from_args(args)
+    # The noise steps train as the reference run would, unless told otherwise.
+    reference_lr = args.ref_lr or (base.reference.lr if base else DEFAULT_REFERENCE.lr)
+    return probe_from_args(args, noise_lr=args.noise_lr or reference_lr)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.model and not args.from_probe:
         raise BadInput("nothing to plan: give --model NAME|pkg.mod:factory or --from-probe report.json")
     catalog = load_catalog(user_csv=Path(args.prices) if args.prices else None)
-    report = _probe_report(args)
-    request, warnings = request_from_args(args, report)
+    base = load_request(Path(args.request)) if args.request else None  # a bad file fails before a long probe
+    report = _probe_report(args, base)
+    request, warnings = request_from_args(args, report, base)
     plan = build_plan(request, report, catalog)
     plan = plan.model_copy(update={"warnings": warnings + plan.warnings})
     fmt = "json" if args.json else args.format

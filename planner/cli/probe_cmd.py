@@ -52,7 +52,7 @@ def add_probe_arguments(p: argparse.ArgumentParser, model_group: argparse._Mutua
     p.add_argument("--noise-target-loss", type=float, default=None, metavar="LOSS",
                    help="end that training once the training loss is at or below LOSS (your run's target)")
     p.add_argument("--noise-lr", type=positive(float, "--noise-lr"), default=None, metavar="LR",
-                   help="learning rate of the noise steps (default: --ref-lr when planning, else 1e-4)")
+                   help="learning rate of the noise steps (default: the reference run's when planning, else 1e-4)")
     p.add_argument("--nproc", type=positive(int, "--nproc"), default=1, metavar="N",
                    help="after the sweep, time the step under DDP on N local ranks (GPUs; gloo processes on a CPU)")
 
@@ -73,8 +73,9 @@ def _print_event(event: object) -> None:
         sys.stderr.write(f"probe: {text}\n")
 
 
-def probe_from_args(args: argparse.Namespace) -> ProbeReport:
-    """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out."""
+def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None) -> ProbeReport:
+    """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out.
+    noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's)."""
     from planner.probe import ProbeConfig, run_probe
 
     out = Path(args.out) if getattr(args, "out", None) else None
@@ -96,7 +97,7 @@ def probe_from_args(args: argparse.Namespace) -> ProbeReport:
         "noise_steps": args.noise_steps,
         "noise_train_steps": args.noise_train_steps,
         "noise_target_loss": args.noise_target_loss,
-        "noise_lr": args.noise_lr or getattr(args, "ref_lr", None),
+        "noise_lr": args.noise_lr or noise_lr,
         "nproc": args.nproc,
     }
     try:

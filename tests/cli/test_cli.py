@@ -134,6 +134,23 @@ def test_bad_probe_settings_are_one_line_in_the_flags_names(flags, needles):
     assert_one_line_error(batchfit("probe", "--model", "mlp", "--device", "cpu", *flags), 2, *needles)
 
 
+def test_a_bad_request_file_fails_before_the_probe_runs(tmp_path):
+    result = batchfit("plan", "--model", "mlp", "--device", "cpu", "--request", str(tmp_path / "missing.toml"))
+    assert_one_line_error(result, 2, "missing.toml not found")
+    assert "probe:" not in result.stderr  # nothing was swept
+
+
+def test_planning_trains_the_noise_steps_at_the_request_files_reference_lr(tmp_path):
+    request = tmp_path / "plan.json"
+    request.write_text(json.dumps({"model": "mlp", "workload": {"samples": 100000},
+                                   "reference": {"batch_size": 32, "lr": 0.002, "optimizer": "adamw"}}))
+    result = batchfit("plan", "--model", "mlp", "--device", "cpu", "--max-batch", "4", "--noise-steps", "10",
+                      "--request", str(request), "--json")
+    assert result.returncode in (0, 3), result.stderr
+    noise = json.loads(result.stdout)["probe"]["noise_scale"]
+    assert noise is not None and noise["lr"] == 0.002, result.stderr
+
+
 def test_probe_that_measures_nothing_exits_4(tmp_path):
     out = tmp_path / "r.json"
     result = batchfit("probe", "--model", "bf_factories:broken_loss", "--max-batch", "2", "--out", str(out))
