@@ -249,16 +249,19 @@ def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, l
     params = [p for p in step.model.parameters() if p.requires_grad]
     accums = [torch.zeros(p.shape, dtype=torch.float32, device=p.device) for p in params]
     every = max(1, total // 10)
-    for done in range(total):
-        if time.perf_counter() > deadline:
-            return "time limit"
-        losses.append(_one_step(step, params, accums, b_small, k, cancel)[2])
-        if (done + 1) % every == 0:
-            say(f"noise scale: trained {done + 1}/{total} steps, loss {recent_loss(losses):.4g}")
-        if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
-            say(f"noise scale: loss {recent_loss(losses):.4g} reached {target:g} after {done + 1} steps")
-            return "target loss"
-    return None
+    try:
+        for done in range(total):
+            if time.perf_counter() > deadline:
+                return "time limit"
+            losses.append(_one_step(step, params, accums, b_small, k, cancel)[2])
+            if (done + 1) % every == 0:
+                say(f"noise scale: trained {done + 1}/{total} steps, loss {recent_loss(losses):.4g}")
+            if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
+                say(f"noise scale: loss {recent_loss(losses):.4g} reached {target:g} after {done + 1} steps")
+                return "target loss"
+        return None
+    finally:
+        step.release_grads()  # the gradients alias these accumulators: free both before the measurement's
 
 
 def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: int, *,

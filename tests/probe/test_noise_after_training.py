@@ -40,6 +40,7 @@ def test_training_stops_at_the_target_and_the_noise_scale_read_there_is_the_clos
     stopped = train_before_measuring(step, config, 64, losses, time.perf_counter() + 60, None, say=lambda text: None)
     assert stopped == "target loss" and LOSS_WINDOW <= len(losses) < 400
     assert recent_loss(losses) <= TARGET
+    assert step.model.weight.grad is None  # freed with the accumulators it aliased, before the measurement's
     delta_sq = (step.model.weight.detach()[0] - w_star()).square().sum().item()
     assert 0.5 * (delta_sq + SIGMA**2) == pytest.approx(TARGET, rel=0.1)  # the loss it stopped at is the model's
 
