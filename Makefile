@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# --max-batch 16 keeps the noise phase's micro-batches small: the demo stays near a minute.
 demo: setup
 	$(VENV)/bin/batchfit plan --model gpt-tiny --precision bf16 --tokens 20000000000 \
-		--ref-batch 64 --ref-lr 6e-4 --budget 500 --deadline 24 --spot
+		--ref-batch 64 --ref-lr 6e-4 --budget 500 --deadline 24 --spot \
+		--max-batch 16 --noise-steps 30 --noise-train-steps 200
 
 test: setup
 	$(PY) -m pytest -q
