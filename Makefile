@@ -25,6 +25,7 @@ demo: setup
 		--max-batch 16 --noise-steps 30 --noise-train-steps 200
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 clean:

@@ -9,7 +9,7 @@ the reference run's frozen checkpoints (bench/results/truth-cpu.json) at the los
 measured at -- the measured steps train on, so the loss keeps falling below the target while
 they run -- and with the probe's read with no training first.
 B_small = 32, B_big = 512 as in the truth bench; the lr is the truth bench's reference lr at
-B0 = 32 (2e-3) retuned to B_big by planner.lr.retune, as a plan would.
+B0 = 32 (2e-3) retuned to B_big by planner.plan.lr.retune, as a plan would.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from planner.contracts.request import ReferenceRun
-from planner.efficiency import SampleModel
-from planner.lr import retune
+from planner.plan.efficiency import SampleModel
+from planner.plan.lr import retune
 from planner.probe import ProbeConfig, run_probe
 
 TRUTH = Path(__file__).resolve().parent / "results" / "truth-cpu.json"

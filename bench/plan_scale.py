@@ -18,9 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts import NoiseScale, PlanRequest, ReferenceRun, Workload
-from planner.plan import build_plan
+from planner.plan.build import build_plan
 from planner.report_file import load_probe_report
 from providers.catalog import load_catalog
 

@@ -15,10 +15,10 @@ import argparse
 import json
 from pathlib import Path
 
-from planner import priors
-from planner.gpu_match import match_local_gpu
-from planner.memory import largest_batch, memory_fit_of
-from planner.perf import StepTimeModel
+from planner.plan import priors
+from planner.plan.gpu_match import match_local_gpu
+from planner.plan.memory import largest_batch, memory_fit_of
+from planner.plan.step_time import StepTimeModel
 from planner.report_file import load_probe_report
 from providers.catalog import load_gpu_specs
 

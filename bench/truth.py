@@ -8,7 +8,7 @@ trains with AdamW at a constant learning rate until its held-out loss crosses a 
 1. reference: batch B0, lr0 the best of a small sweep (by steps to L*), every seed; N0 = B0 x mean steps.
 2. noise scale: B_simple with the project's estimator (planner.probe.noise) on the reference
    runs' checkpoints around the L* crossing; also at a ladder of earlier losses, to show its drift.
-3. every other batch B, every seed: from the same init, AdamW as planner.lr.retune(reference, B,
+3. every other batch B, every seed: from the same init, AdamW as planner.plan.lr.retune(reference, B,
    B_simple) sets it (lr, betas, eps), trained to L*.
 4. measured steps against SampleModel(B0, N0, B_simple).steps(B) and the samples-fixed N0/B, and
    B_crit fitted to the measured steps, S(B) = S_min (1 + B_crit / B).
@@ -33,8 +33,8 @@ from truth_lib.report import BatchRow, LadderPoint, Outcome, table, write_result
 from truth_lib.train import OptSettings, Run, train_to_target
 
 from planner.contracts.request import ReferenceRun
-from planner.efficiency import SampleModel
-from planner.lr import ADAM_DEFAULT_BETAS, ADAM_DEFAULT_EPS, retune
+from planner.plan.efficiency import SampleModel
+from planner.plan.lr import ADAM_DEFAULT_BETAS, ADAM_DEFAULT_EPS, retune
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,7 +1,7 @@
 """BatchfitApp: owns the request, the probe report, the catalog and the plan; the screens show them.
 
 State flows one way. Screens post RequestEdited / ReportReady; the app stores the new value,
-re-plans with `planner.plan.build_plan` (pure and fast, so on every change), and screens watch
+re-plans with `planner.plan.build.build_plan` (pure and fast, so on every change), and screens watch
 the app's reactive attributes to redraw. Slow work (loading presets imports torch; probing)
 runs in thread workers.
 """
@@ -24,7 +24,7 @@ from planner.contracts.plan import Plan
 from planner.contracts.probe import ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.errors import EXIT_BAD_INPUT, BatchfitError
-from planner.plan import build_plan
+from planner.plan.build import build_plan
 from planner.report_file import load_probe_report
 from planner.request_file import load_request
 from providers.catalog import load_catalog

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
-
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-if TYPE_CHECKING:
-    from tui.app import BatchfitApp
 
 # (title, help, action string run on the app)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -28,7 +23,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 class BatchfitCommands(Provider):
     def _runner(self, action: str) -> Callable[[], object]:
-        app = cast("BatchfitApp", self.app)
+        app = self.app
         return lambda: app.run_action(action)
 
     async def discover(self) -> Hits:

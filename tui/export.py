@@ -1,4 +1,4 @@
-"""Writing a plan to disk: JSON is the Plan model itself, markdown is planner.render's."""
+"""Writing a plan to disk: JSON is the Plan model itself, markdown is planner.view's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from planner.contracts.plan import Plan
 from planner.errors import BadInput
-from planner.render import render_markdown
+from planner.view import render_markdown
 
 FORMATS = {".json": "JSON", ".md": "markdown"}
 

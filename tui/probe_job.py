@@ -10,17 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from planner.contracts.probe import KernelsChoice, ProbeReport
+from planner.contracts.probe_config import ProbeConfig, ProbeEvent
 from planner.contracts.request import PlanRequest, Precision
 from tui.request_form import FieldError, finite_float, non_negative_int, positive_float, positive_int
 
-if TYPE_CHECKING:
-    from planner.probe.config import ProbeEvent
-
 Device = Literal["auto", "cpu", "cuda"]
-EventSink = Callable[["ProbeEvent"], None]
+EventSink = Callable[[ProbeEvent], None]
 
 DEVICES: tuple[Device, ...] = ("auto", "cpu", "cuda")
 KERNELS: tuple[KernelsChoice, ...] = ("torch", "triton")
@@ -50,7 +48,7 @@ ProbeRunner = Callable[[ProbeJob, EventSink, threading.Event], ProbeReport]
 
 
 def run_real_probe(job: ProbeJob, on_event: EventSink, cancel: threading.Event) -> ProbeReport:
-    from planner.probe import ProbeConfig, run_probe  # torch and the models load here, in the worker thread
+    from planner.probe.sweep import run_probe  # torch and the models load here, in the worker thread
 
     return run_probe(ProbeConfig(**asdict(job)), on_event=on_event, cancel=cancel)
 

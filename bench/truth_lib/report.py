@@ -15,7 +15,7 @@ import torch
 from planner.contracts.plan import LrChoice
 from planner.contracts.probe import NoiseScale
 from planner.contracts.request import ReferenceRun
-from planner.efficiency import SampleModel
+from planner.plan.efficiency import SampleModel
 from truth_lib.train import Run
 
 WITHIN = 0.25  # the bar: predicted steps within 25% of measured
@@ -236,7 +236,7 @@ def write_results(outcomes: list[Outcome], out_dir: Path, command: str) -> list[
         (f"`{command}`: {runtime_s / 60:.0f} min on {first.threads} CPU thread(s), torch {torch.__version__}, "
          f"seeds {', '.join(map(str, first.seeds))}. Model: the `mlp` preset (next byte from the 4 before it) on the "
          "stdlib corpus, 1 file in 10 held out for evaluation. AdamW, constant lr, no warmup, no weight decay; "
-         "each batch size starts from the same init per seed and uses `planner.lr.retune(reference, B, B_simple)`. "
+         "each batch size starts from the same init per seed and uses `planner.plan.lr.retune(reference, B, B_simple)`. "
          "Steps to L* are read from a local fit of held-out loss vs ln(step) (`bench/truth_lib/train.py`). "
          "Predicted: `SampleModel(B0, N0, B_simple).steps(B)`, in brackets at the ends of B_simple's band; naive: "
          "samples fixed, N0/B. Error = predicted / measured − 1."),

@@ -15,8 +15,8 @@ from planner.cli.arg_types import comma_list, positive
 from planner.contracts.probe import ProbeReport
 from planner.contracts.request import PlanRequest, ReferenceRun, Workload
 from planner.errors import EXIT_NOTHING_FITS, BadInput
-from planner.plan import build_plan
-from planner.render import render_markdown, render_table
+from planner.plan.build import build_plan
+from planner.view import render_markdown, render_table
 from planner.report_file import load_probe_report
 from planner.request_file import first_error, load_request
 from providers.catalog import load_catalog

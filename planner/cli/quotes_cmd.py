@@ -105,8 +105,8 @@ def _refresh(which: str) -> list[str]:
 
 def _throughput(path: Path, catalog: Catalog) -> Throughput:
     """Samples/s per offer from the planner's performance model and a saved probe report."""
-    from planner.gpu_match import match_local_gpu
-    from planner.perf import samples_per_second
+    from planner.plan.gpu_match import match_local_gpu
+    from planner.plan.step_time import samples_per_second
     from planner.report_file import load_probe_report
 
     report = load_probe_report(path)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.contracts.probe import DdpMeasurement
 from planner.errors import BadInput, ProbeFailed
-from planner.probe.config import ProbeConfig
+from planner.contracts.probe_config import ProbeConfig
 from planner.probe.point import Cancelled
 
 WORKER = "planner.probe.ddp_worker"

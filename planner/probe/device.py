@@ -18,7 +18,7 @@ import planner
 from planner.contracts.probe import DeviceInfo, Software
 from planner.contracts.request import Precision
 from planner.errors import BadInput
-from planner.gpu_match import match_local_gpu
+from planner.plan.gpu_match import match_local_gpu
 from providers.catalog import load_gpu_specs
 
 GIB = 2**30

@@ -40,7 +40,7 @@ _CPU_ATTENTION = {
 def flops_per_sample(bundle: ModelBundle, device: torch.device, batch_size: int = 2) -> tuple[float, float]:
     """(forward + backward FLOPs of one sample, the share of them in convolutions), counted on a
     `batch_size` batch. The share matters because eager convolutions reach a far smaller
-    fraction of a GPU's peak than matmuls do (see planner/priors.py)."""
+    fraction of a GPU's peak than matmuls do (see planner/plan/priors.py)."""
     mode = fake_mode()
     twin = fake_bundle(bundle, mode, device)
     batch = bundle.make_batch(batch_size, device)

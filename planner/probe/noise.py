@@ -33,7 +33,7 @@ import torch
 
 from planner.contracts.probe import NoiseScale
 from planner.models.messages import one_line
-from planner.probe.config import ProbeConfig
+from planner.contracts.probe_config import ProbeConfig
 from planner.probe.point import Cancelled
 from planner.probe.step import TrainStep
 

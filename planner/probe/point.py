@@ -18,7 +18,7 @@ import torch
 from planner.contracts.probe import ProbePoint
 from planner.errors import BadInput
 from planner.models.messages import one_line
-from planner.probe.config import ProbeConfig
+from planner.contracts.probe_config import ProbeConfig
 from planner.probe.memtrace import traced_step_peak
 from planner.probe.step import TrainStep
 

@@ -38,10 +38,10 @@ from planner.contracts.probe import (
     ProbeSettings,
 )
 from planner.errors import BadInput, ProbeFailed
-from planner.memory import fit_line, fit_memory, memory_check, recommended_max_batch
+from planner.plan.memory import fit_line, fit_memory, memory_check, recommended_max_batch
 from planner.models.messages import one_line
 from planner.models.registry import load_model
-from planner.probe.config import EventKind, ProbeConfig, ProbeEvent
+from planner.contracts.probe_config import EventKind, ProbeConfig, ProbeEvent
 from planner.probe.ddp import check_ddp, ddp_phase
 from planner.probe.device import (
     default_memory_cap,

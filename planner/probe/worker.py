@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.contracts.probe import ProbePoint
 from planner.errors import BadInput
-from planner.probe.config import ProbeConfig
+from planner.contracts.probe_config import ProbeConfig
 from planner.probe.point import Cancelled
 
 POLL_S = 0.2  # how often the parent checks the cancel event while a worker runs

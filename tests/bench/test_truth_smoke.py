@@ -19,8 +19,8 @@ from truth_lib.train import OptSettings, Run, crossing_step, next_eval, train_to
 
 from planner.contracts.probe import NoiseScale
 from planner.contracts.request import ReferenceRun
-from planner.efficiency import SampleModel
-from planner.lr import retune
+from planner.plan.efficiency import SampleModel
+from planner.plan.lr import retune
 
 REFERENCE = ReferenceRun(batch_size=32, lr=2e-3, weight_decay=0.0)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from planner.choose import Columns, explain_infeasible, knee, pareto_front, recommend
+from planner.plan.choose import Columns, explain_infeasible, knee, pareto_front, recommend
 
 
 def cols(points: list[tuple[float, float]], budget: float | None = None, deadline: float | None = None) -> Columns:

@@ -1,6 +1,6 @@
 import pytest
 
-from planner.efficiency import SampleModel
+from planner.plan.efficiency import SampleModel
 
 
 def test_noise_scale_curves_match_the_reference_run():

@@ -1,7 +1,7 @@
 import pytest
 
 from planner.contracts import DeviceInfo
-from planner.gpu_match import match_local_gpu
+from planner.plan.gpu_match import match_local_gpu
 from providers.catalog import load_gpu_specs
 
 MIB = 2**20

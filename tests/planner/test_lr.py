@@ -3,7 +3,7 @@ import math
 import pytest
 
 from planner.contracts import ReferenceRun
-from planner.lr import gain, retune
+from planner.plan.lr import gain, retune
 
 ADAMW = ReferenceRun(batch_size=64, lr=1e-3, optimizer="adamw", warmup_steps=1000, weight_decay=0.1)
 SGD = ReferenceRun(batch_size=64, lr=1e-3, optimizer="sgd", momentum=0.9)

@@ -1,9 +1,9 @@
 import pytest
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts import DeviceInfo
-from planner.memory import largest_batch, memory_fit_of
-from planner.perf import StepTimeModel, fit_step_time
+from planner.plan.memory import largest_batch, memory_fit_of
+from planner.plan.step_time import StepTimeModel, fit_step_time
 
 from .conftest import A100, H100, T4, make_report, point
 

@@ -2,10 +2,10 @@ import math
 
 import pytest
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts import Plan, ProbeReport
 from planner.errors import BadInput
-from planner.plan import build_plan
+from planner.plan.build import build_plan
 
 from .conftest import H100
 

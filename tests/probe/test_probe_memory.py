@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from planner.contracts.probe import MemoryFit, ProbePoint
-from planner.memory import (
+from planner.plan.memory import (
     fit_memory,
     largest_batch_by_memory,
     memory_check,

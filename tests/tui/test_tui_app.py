@@ -24,7 +24,7 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_headless_packages_never_import_textual() -> None:
-    result = run_python("import planner.cli.main, planner.plan, planner.render, planner.request_file, "
+    result = run_python("import planner.cli.main, planner.plan.build, planner.view, planner.request_file, "
                         "planner.report_file, providers.catalog, providers.quotes, kernels; import sys; "
                         "assert 'textual' not in sys.modules, 'textual was imported'; "
                         "assert not any(m == 'tui' or m.startswith('tui.') for m in sys.modules), 'tui was imported'")
@@ -99,3 +99,17 @@ def test_every_palette_command_names_an_app_action() -> None:
     for _title, _help, action in COMMANDS:
         name = action.split("(")[0]
         assert callable(getattr(BatchfitApp, f"action_{name}", None)), action
+
+
+def test_screens_read_the_app_through_its_state_protocol() -> None:
+    import ast
+
+    from tui.app_state import AppState
+
+    assert isinstance(BatchfitApp(), AppState)
+    for path in sorted((Path(__file__).resolve().parents[2] / "tui").rglob("*.py")):
+        if path.name == "app.py":
+            continue
+        imported = {node.module for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, ast.ImportFrom) and node.module}
+        assert "tui.app" not in imported, f"{path} imports the app class: depend on tui.app_state.AppState"

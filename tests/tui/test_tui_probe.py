@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Log, ProgressBar, Select, Static
 
 from planner.contracts import ReferenceRun
+from planner.contracts.probe_config import ProbeConfig
 from planner.errors import BadInput
 from planner.report_file import load_probe_report, save_probe_report
 from tui.messages import ReportReady
@@ -120,8 +121,6 @@ async def test_bad_settings_are_refused_before_running(make_app: AppFactory) -> 
 
 
 async def test_the_extra_settings_reach_the_job(make_app: AppFactory) -> None:
-    from planner.probe.config import ProbeConfig  # planner.probe imports torch: only this test pays for it
-
     runner = ScriptedProbe()
     app = make_app(request=make_request(precision="fp32"), probe_runner=runner)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -194,7 +193,7 @@ def test_the_screen_applies_probe_configs_noise_rules() -> None:
     """The screen checks ProbeConfig's cross-field rules itself (ProbeConfig imports torch): they must agree."""
     from pydantic import ValidationError
 
-    from planner.probe.config import ProbeConfig
+    from planner.contracts.probe_config import ProbeConfig
 
     for steps, train_steps, target in product(("", "0", "3"), ("", "0", "5"), ("", "2.5")):
         settings = probe_settings(make_request(), {"noise_steps": steps, "noise_train_steps": train_steps,

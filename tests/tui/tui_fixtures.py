@@ -24,6 +24,7 @@ from planner.contracts import (
     Software,
     Workload,
 )
+from planner.contracts.probe_config import ProbeEvent
 from providers.schema import Catalog, GpuSpec, Offer, PriceTable
 from tests.gpu_specs import A100, H100, T4
 from tui.app import BatchfitApp
@@ -102,10 +103,6 @@ class ScriptedProbe:
     failure: Exception | None = None
 
     def __call__(self, job: ProbeJob, on_event: EventSink, cancel: threading.Event) -> ProbeReport:
-        from planner.probe.config import (
-            ProbeEvent,  # planner.probe imports torch: only tests that probe pay for it
-        )
-
         self.jobs.append(job)
         if self.failure is not None:
             raise self.failure

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.screen import Screen
 
+from tui.app_state import AppState
 from tui.request_form import Choices
-
-if TYPE_CHECKING:
-    from tui.app import BatchfitApp
 
 
 class BatchfitScreen(Screen[None]):
     @property
-    def state(self) -> BatchfitApp:
-        """The app, typed: it holds the request, report, catalog and plan that every screen reads."""
-        return cast("BatchfitApp", self.app)
+    def state(self) -> AppState:
+        """The app's state (request, report, catalog, plan) that every screen reads."""
+        return cast(AppState, self.app)
 
     def choices(self) -> Choices:
         """The names the app knows now (presets, providers, regions) for checking what the user typed."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,13 +21,12 @@ from planner.errors import BatchfitError
 from planner.report_file import load_probe_report, save_probe_report
 from tui.messages import ReportReady
 from tui.probe_job import DEVICES, KERNELS, SETTINGS, ProbeJob, ProbeRunner, ProbeSettings, error_line, probe_settings
+from planner.contracts.probe_config import ProbeEvent
 from tui.request_form import form_from_request
 from tui.screens.base import BatchfitScreen
 from tui.screens.path_prompt import PathPrompt
 from tui.widgets.xy_plot import Series, XYPlot
 
-if TYPE_CHECKING:
-    from planner.probe.config import ProbeEvent  # planner.probe imports torch: for type checking only
 
 DEFAULT_REPORT_FILE = "batchfit-probe.json"
 SETTING_ROWS: tuple[tuple[str, ...], ...] = (

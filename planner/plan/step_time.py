@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner import priors
-from planner.candidates import Shape, ShapeBook
+from planner.plan import priors
+from planner.plan.shapes import Shape, ShapeBook
 from planner.contracts.plan import Candidate, Exclusion
 from planner.contracts.request import PlanRequest
 from providers.schema import Offer

@@ -13,14 +13,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts.plan import Exclusion, LrChoice
 from planner.contracts.probe import MemoryFit, Provenance
 from planner.contracts.request import PlanRequest
-from planner.efficiency import SampleModel
-from planner.lr import retune
-from planner.memory import MemoryLimit, largest_batch
-from planner.perf import StepTimeModel
+from planner.plan.efficiency import SampleModel
+from planner.plan.lr import retune
+from planner.plan.memory import MemoryLimit, largest_batch
+from planner.plan.step_time import StepTimeModel
 from providers.schema import GpuSpec, Offer
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner import priors
+from planner.plan import priors
 from planner.contracts.probe import MemoryCheck, MemoryFit, ProbePoint, ProbeReport
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import numpy as np
 
-from planner import priors
-from planner.candidates import ShapeBook, describe_offer
-from planner.choose import (
+from planner.plan import priors
+from planner.plan.shapes import ShapeBook, describe_offer
+from planner.plan.choose import (
     Columns,
     cheapest,
     explain_infeasible,
@@ -18,12 +18,12 @@ from planner.choose import (
 from planner.contracts.plan import Plan, ProbeSummary, ScalingRow, SensitivityRow
 from planner.contracts.probe import MemoryFit, NoiseScale, ProbeReport
 from planner.contracts.request import PlanRequest
-from planner.efficiency import SampleModel
+from planner.plan.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
-from planner.evaluate import Evaluation, candidate, evaluate
-from planner.gpu_match import match_local_gpu
-from planner.memory import memory_fit_of
-from planner.perf import StepTimeModel
+from planner.plan.candidates import Evaluation, candidate, evaluate
+from planner.plan.gpu_match import match_local_gpu
+from planner.plan.memory import memory_fit_of
+from planner.plan.step_time import StepTimeModel
 from providers.schema import Catalog, GpuSpec, Offer
 
 
