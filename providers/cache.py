@@ -9,13 +9,15 @@ never half of one; a refresh that fails before the write leaves the old file unt
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from providers.schema import CATALOG_SCHEMA_VERSION, Offer, Origin
+from providers.schema import CATALOG_SCHEMA_VERSION, Offer, Origin, check_origin
 
 ENV_DIR = "BATCHFIT_CACHE_DIR"
 
@@ -30,6 +32,11 @@ class CachedTable(BaseModel):
     origin: Origin
     fetched_at: dt.datetime = Field(description="UTC time the source answered")
     offers: list[Offer]
+
+    @field_validator("origin")
+    @classmethod
+    def _known_origin(cls, v: str) -> str:
+        return check_origin(v)
 
 
 def cache_dir() -> Path:
@@ -63,25 +70,51 @@ def write_table(table: CachedTable, directory: Path | None = None) -> Path:
 
 
 def read_tables(directory: Path | None = None) -> tuple[list[CachedTable], list[str]]:
-    """Every readable cached table, oldest fetch first; unreadable files are skipped with a warning."""
+    """Every readable cached table, oldest fetch first.
+
+    An unreadable file is skipped with a warning; inside a readable one, each offer is checked on its
+    own, so one malformed row is dropped (with a warning naming it) rather than the whole table.
+    """
     folder = directory or cache_dir()
     if not folder.is_dir():
         return [], []
     tables: list[CachedTable] = []
     warnings: list[str] = []
     for path in sorted(folder.glob("*.json")):
-        try:
-            table = CachedTable.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValidationError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not a batchfit price table"
-            warnings.append(f"{path}: ignored cached prices ({reason}); delete it or refresh again")
-            continue
-        if table.schema_version != CATALOG_SCHEMA_VERSION:
-            warnings.append(
-                f"{path}: ignored cached prices (schema {table.schema_version}, expected "
-                f"{CATALOG_SCHEMA_VERSION}); refresh again"
-            )
-            continue
-        tables.append(table)
+        table, notes = _read_one(path)
+        warnings += notes
+        if table is not None:
+            tables.append(table)
     tables.sort(key=lambda t: t.fetched_at)
     return tables, warnings
+
+
+def _read_one(path: Path) -> tuple[CachedTable | None, list[str]]:
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return None, [f"{path}: ignored cached prices ({exc.strerror}); delete it or refresh again"]
+    except (ValueError, UnicodeDecodeError):
+        return None, [f"{path}: ignored cached prices (not JSON); delete it or refresh again"]
+    if not isinstance(raw, dict) or not isinstance(raw.get("offers"), list):
+        return None, [f"{path}: ignored cached prices (not a batchfit price table); delete it or refresh again"]
+    if raw.get("schema_version", CATALOG_SCHEMA_VERSION) != CATALOG_SCHEMA_VERSION:
+        return None, [
+            f"{path}: ignored cached prices (schema {raw.get('schema_version')}, expected "
+            f"{CATALOG_SCHEMA_VERSION}); refresh again"
+        ]
+    offers: list[Offer] = []
+    notes: list[str] = []
+    for index, row in enumerate(raw["offers"], start=1):
+        try:
+            offers.append(Offer.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "row"
+            notes.append(f"{path} offer {index}, field {field}: {first['msg']}; row dropped")
+    try:
+        table = CachedTable.model_validate({**raw, "offers": []})
+    except ValidationError:
+        return None, [f"{path}: ignored cached prices (not a batchfit price table); delete it or refresh again"]
+    table.offers = offers
+    return table, notes

@@ -18,11 +18,11 @@ from providers.cache import CachedTable, read_tables, table_path
 from providers.gpus import read_families, read_gpus
 from providers.guards import drop_spot_equal_to_on_demand, stale_warning
 from providers.offers_csv import OfferTable, read_offers
-from providers.rules import Manifest, load_manifest
+from providers.registry import refreshed_origins
+from providers.row_guards import keep_guarded
+from providers.rules import Manifest, Rules, load_manifest
 from providers.rules import pricing_dir as bundled_pricing_dir
 from providers.schema import Catalog, GpuSpec, Offer, PriceTable
-
-REFRESHED = ("aws-api", "azure-api")
 
 
 def load_gpu_specs(pricing_dir: Path | None = None) -> dict[str, GpuSpec]:
@@ -66,7 +66,7 @@ def load_catalog(
     if use_cache:
         cached, cache_notes = read_tables()
         warnings += cache_notes
-        layers += [_cache_layer(t, gpus) for t in cached]
+        layers += [_cache_layer(t, gpus, manifest.rules) for t in cached]
     if user_csv is not None:
         layers.append(read(user_csv, str(user_csv), "user", "user"))
     for layer in layers:
@@ -74,13 +74,10 @@ def load_catalog(
     return _merge(layers, gpus, manifest, today, warnings)
 
 
-def _cache_layer(table: CachedTable, gpus: dict[str, GpuSpec]) -> OfferTable:
-    """A cached table as a layer; rows naming a GPU this catalog lacks are skipped (the cache may be older)."""
+def _cache_layer(table: CachedTable, gpus: dict[str, GpuSpec], rules: Rules) -> OfferTable:
+    """A cached table as a layer, through the same row guards as the bundled and user tables."""
     path = str(table_path(table.name))
-    usable = [o for o in table.offers if o.gpu in gpus]
-    notes = []
-    if len(usable) < len(table.offers):
-        notes.append(f"{path}: skipped {len(table.offers) - len(usable)} cached row(s) naming GPUs not in pricing/gpus.csv")
+    usable, notes = keep_guarded(table.offers, gpus, rules, path)
     return OfferTable(name=table.name, origin=table.origin, path=path, offers=usable, warnings=notes)
 
 
@@ -92,7 +89,7 @@ def _merge(
     for index, layer in enumerate(layers):
         for offer in layer.offers:
             earlier = merged.get(offer.key)
-            if layer.origin in REFRESHED and earlier is not None and earlier.as_of > offer.as_of:
+            if layer.origin in refreshed_origins() and earlier is not None and earlier.as_of > offer.as_of:
                 continue
             merged[offer.key] = offer
             owner[offer.key] = index

@@ -5,7 +5,7 @@ Row-level guards against quirks real catalogs have:
   empty the loader sums them, with all three given they must agree (within the manifest's tolerance).
 - Generic GPU names ("NVIDIA") are resolved by instance family (`pricing/families.csv`).
 - Placeholder prices (0, values listed in the manifest such as 700.0, absurd $/GPU-hour) are
-  dropped with a warning instead of being quoted.
+  dropped with a warning instead of being quoted (`providers.row_guards`, shared by every layer).
 - `gpu_memory_gb` is per GPU; a value equal to gpu_count x the spec's memory is a per-instance figure,
   read as per GPU with a warning; any other mismatch is an error.
 - A row repeated with the same key and price (one per zone) is kept once; the same key with a
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from providers.csvio import Row, read_rows
 from providers.gpus import Family, gpu_for_instance
+from providers.row_guards import price_problem
 from providers.rules import Rules
 from providers.schema import GpuSpec, Offer, Origin
 
@@ -104,14 +105,9 @@ def _parse(row: Row, ctx: _Context, origin: Origin, latest: dt.date | None) -> t
     price = _price(row, ctx.rules)
     label = f"{row.display} line {row.line} ({provider} {instance} {region} {market})"
 
-    if price <= 0 or any(abs(price - p) < 1e-9 for p in ctx.rules.placeholder_prices):
-        return None, f"{label}: price {price:g} is a placeholder, not a price; row dropped"
-    per_gpu = price / gpu_count
-    if per_gpu > ctx.rules.max_usd_per_gpu_hour:
-        return None, (
-            f"{label}: {per_gpu:.2f} USD per GPU-hour is above {ctx.rules.max_usd_per_gpu_hour:g}, "
-            "taken as a placeholder; row dropped"
-        )
+    problem = price_problem(price, gpu_count, ctx.rules)
+    if problem is not None:
+        return None, f"{label}: {problem}; row dropped"
     note = _check_memory(row, ctx, gpu, gpu_count, label)
     billing = row.integer("billing_seconds", "billing granularity in seconds (1 = per second)", required=False)
     offer = Offer(

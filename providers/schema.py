@@ -11,10 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from providers.registry import all_origins
+
 CATALOG_SCHEMA_VERSION = 1
 
 Market = Literal["on-demand", "spot"]
-Origin = Literal["bundled", "aws-api", "azure-api", "user"]
+# Where a row came from: "bundled", "user", or a refresher's origin (providers.registry).
+Origin = str
 LinkKind = Literal["nvlink", "pcie", "infinity-fabric", "none"]
 
 
@@ -77,6 +80,11 @@ class Offer(_Strict):
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
 
+    @field_validator("origin")
+    @classmethod
+    def _known_origin(cls, v: str) -> str:
+        return check_origin(v)
+
     @property
     def price_per_gpu_hour(self) -> float:
         return self.price_per_hour / self.gpu_count
@@ -96,6 +104,17 @@ class PriceTable(_Strict):
     as_of: dt.date = Field(description="the oldest row's date: the table is as fresh as its stalest price")
     rows: int
     schema_version: int = CATALOG_SCHEMA_VERSION
+
+    @field_validator("origin")
+    @classmethod
+    def _known_origin(cls, v: str) -> str:
+        return check_origin(v)
+
+
+def check_origin(value: str) -> str:
+    if value not in all_origins():
+        raise ValueError(f"origin {value!r} is not one of {', '.join(all_origins())}")
+    return value
 
 
 class Catalog(BaseModel):
