@@ -1,7 +1,8 @@
 """`batchfit quotes`: cloud GPU offers, filtered, ranked by price, or by price per sample with `--probe`.
 
 Prices come from `providers.load_catalog` (bundled tables, refreshed cache, `--prices` CSV).
-`--refresh aws|azure|all` fetches live prices into the cache first. `--json` prints only JSON on
+`--refresh SOURCE|all` fetches live prices into the cache first; the sources are the entries of
+`providers.registry` (aws, azure, gpuhunt, skypilot). `--json` prints only JSON on
 stdout; warnings (stale tables, dropped rows, failed refreshes) always go to stderr.
 """
 
@@ -15,8 +16,6 @@ from pathlib import Path
 
 from planner.cli.arg_types import positive
 from planner.errors import BadInput
-from providers.aws import refresh_aws
-from providers.azure import refresh_azure
 from providers.catalog import load_catalog
 from providers.errors import QuoteFilterError
 from providers.quotes import (
@@ -27,9 +26,10 @@ from providers.quotes import (
     Throughput,
     find_quotes,
 )
+from providers.registry import REFRESHERS, refresher_names
 from providers.schema import CATALOG_SCHEMA_VERSION, Catalog
 
-REFRESH_CHOICES = ("aws", "azure", "all")
+REFRESH_CHOICES = refresher_names() + ("all",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sort", choices=SORT_KEYS, default=None,
                    help="price, gpu-price, per-sample or samples-per-dollar (default: per-sample with --probe, else price)")
     p.add_argument("--probe", metavar="report.json", help="saved probe report: adds samples/s and $ per M samples")
-    p.add_argument("--refresh", choices=REFRESH_CHOICES, help="fetch live prices into the cache first")
+    p.add_argument("--refresh", choices=REFRESH_CHOICES, metavar="SOURCE",
+                   help="fetch live prices into the cache first: "
+                   + "; ".join(f"{r.name}: {r.summary}" for r in REFRESHERS) + "; all: every one of them")
     p.add_argument("--prices", metavar="my.csv", help="your own prices (same columns as pricing/offers.csv)")
     p.add_argument("--json", action="store_true", help="print JSON only (warnings still go to stderr)")
     p.set_defaults(run=run)
@@ -93,10 +95,11 @@ def run(args: argparse.Namespace) -> int:
 def _refresh(which: str) -> list[str]:
     """Run the live refreshers against the bundled offers; every outcome becomes one stderr line."""
     bundled = load_catalog(use_cache=False)
-    sources = ("aws", "azure") if which == "all" else (which,)
+    specs = REFRESHERS if which == "all" else tuple(r for r in REFRESHERS if r.name == which)
     notes: list[str] = []
-    for source in sources:
-        report = refresh_aws(bundled.offers) if source == "aws" else refresh_azure(bundled.offers)
+    for spec in specs:
+        source = spec.name
+        report = spec.load()(bundled.offers)
         notes += [f"warning: {w}" for w in report.warnings]
         if report.path:
             notes.append(f"{source}: refreshed {report.offers} prices into {report.path}")
