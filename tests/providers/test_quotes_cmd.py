@@ -41,11 +41,11 @@ def test_the_table_shows_prices_and_their_age(capsys: pytest.CaptureFixture[str]
 
 
 def test_json_is_the_only_thing_on_stdout_and_warnings_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    quotes("--provider", "aws,gcp", "--spot", "--max-price", "2", "--json")
+    quotes("--provider", "aws,gcp", "--spot", "--max-price", "8", "--json")
     out, err = capsys.readouterr()
     document = json.loads(out)
     assert {q["offer"]["provider"] for q in document["quotes"]} == {"aws", "gcp"}
-    assert all(q["offer"]["market"] == "spot" and q["offer"]["price_per_hour"] <= 2 for q in document["quotes"])
+    assert all(q["offer"]["market"] == "spot" and q["offer"]["price_per_hour"] <= 8 for q in document["quotes"])
     assert err.startswith("batchfit: warning:")
 
 
@@ -57,7 +57,7 @@ def test_unknown_gpu_and_provider_are_bad_input_naming_what_exists() -> None:
 
 
 def test_your_own_prices_are_merged_in(write_csv: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_csv([HEADER, "onprem,dgx-h100,lab,on-demand,H100-SXM-80GB,8,12.0,amortised,2026-11-01"])
+    path = write_csv([HEADER, "onprem,dgx-h100,lab,on-demand,H100-SXM-80GB,8,9.0,amortised,2026-11-01"])
     quotes("--gpu", "H100", "--gpu-count", "8", "--prices", str(path), "--json")
     first = json.loads(capsys.readouterr().out)["quotes"][0]["offer"]
     assert (first["provider"], first["origin"]) == ("onprem", "user")
