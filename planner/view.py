@@ -1,48 +1,199 @@
-"""A Plan as a terminal table or as markdown, for people; JSON is the Plan model itself."""
+"""The plan as UI-neutral sections of labelled rows, built once and rendered by every front end.
+
+The CLI's table and the markdown export (both below) and the TUI's Why panel show the same
+sections: add a figure to a Candidate, add its Row here, and every view shows it.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.table import Table
 
-from planner.contracts.plan import Candidate, Plan, Recommendation
+from planner.contracts.plan import Candidate, LrChoice, Plan, Recommendation
+from planner.contracts.request import PlanRequest
 
 FRONTIER_ROWS = 12
+PriceNote = Callable[[Candidate], str]
+"""Where a candidate's price came from, in a few words (the TUI adds the table's age from the catalog)."""
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB"
+@dataclass(frozen=True)
+class Row:
+    """One figure: what it is, its value, and where it came from (a rule, a provenance, a source)."""
+
+    label: str
+    value: str
+    note: str = ""
 
 
-def _lr(c: Candidate) -> str:
-    text = f"{c.lr.lr:.3g}"
-    if c.lr.betas:
-        text += f" β {c.lr.betas[0]:.3g}/{c.lr.betas[1]:.4g}"
-    return text
+@dataclass(frozen=True)
+class Section:
+    """A titled block. `kind` is stable for front ends to style by; `lead` is prose before the rows."""
+
+    kind: str
+    title: str
+    rows: tuple[Row, ...] = ()
+    lead: str = ""
+    bullets: tuple[str, ...] = field(default=())
 
 
-def _headline(plan: Plan) -> str:
+def hours_text(value: float) -> str:
+    """At most 5 characters: 1,234, 12.3, 1.23, 0.012, <.001."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if value >= 0.001 else "<.001"
+
+
+def money(value: float) -> str:
+    """At most 7 characters: $12.3k, $1,234, $23.20, <$0.01."""
+    if value >= 10_000:
+        return f"${value / 1000:,.1f}k"
+    if value >= 100:
+        return f"${value:,.0f}"
+    return f"${value:.2f}" if value >= 0.01 else "<$0.01"
+
+
+def policy_title(policy: str, request: PlanRequest) -> str:
+    """The policy's name as the request makes it true: no deadline set, no 'within the deadline'."""
+    if policy == "cheapest-within-deadline":
+        return "Cheapest within the deadline" if request.deadline_hours is not None else "Cheapest"
+    if policy == "fastest-within-budget":
+        return "Fastest within the budget" if request.budget_usd is not None else "Fastest"
+    return "Knee of the frontier" if policy == "knee" else policy
+
+
+def candidate_label(c: Candidate) -> str:
+    return f"{c.provider} {c.instance} {c.market} ({c.region})"
+
+
+def optimizer_text(lr: LrChoice) -> str:
+    bits = [f"ratio ×{lr.ratio:.3g}"]
+    if lr.betas:
+        bits.append(f"betas ({lr.betas[0]:.3g}, {lr.betas[1]:.4g})")
+    if lr.eps is not None:
+        bits.append(f"eps {lr.eps:.2g}")
+    if lr.momentum is not None:
+        bits.append(f"momentum {lr.momentum:.3g}")
+    if lr.weight_decay is not None:
+        bits.append(f"weight decay {lr.weight_decay:.3g}")
+    if lr.warmup_steps is not None:
+        bits.append(f"warmup {lr.warmup_steps:,} steps")
+    return ", ".join(bits)
+
+
+def table_price_note(plan: Plan) -> PriceNote:
+    """The price tables' names and dates: what a view without the catalog can say of a price."""
+    tables = ", ".join(f"{t.name} as of {t.as_of}" for t in plan.price_tables) or "price table"
+    return lambda _c: tables
+
+
+def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None) -> list[Row]:
+    """Each figure of one candidate with where it came from."""
+    fit = plan.probe.memory_fit
+    memory = (f"memory {c.memory_per_gpu_bytes / 1e9:.1f} of {c.memory_limit_bytes / 1e9:.1f} GB per GPU, "
+              + (f"{fit.provenance} M(B) from {fit.points_used} probe points" if fit else "memory fit"))
+    note = price_note or table_price_note(plan)
+    rows = [
+        Row("GPUs", f"{c.gpu_count} × {c.gpu}"),
+        Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
+            memory),
+        Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),
+        Row("optimizer", optimizer_text(c.lr)),
+        Row("step time", f"{c.step_time_s * 1e3:,.1f} ms, {c.samples_per_s:,.1f} samples/s", c.step_time_provenance),
+        Row("steps", f"{c.steps:,} for {c.samples:,.0f} samples", plan.statistical_efficiency.mode),
+        Row("time", f"{hours_text(c.hours)} h", "steps × step time"),
+        Row("cost", f"{money(c.cost_usd)} at ${c.price_per_hour:,.2f}/h", note(c)),
+        Row("limits", ("meets the deadline" if c.meets_deadline else "misses the deadline") + ", "
+            + ("within the budget" if c.meets_budget else "over the budget")),
+    ]
+    return rows + [Row("note", n) for n in c.notes + c.lr.notes]
+
+
+def candidate_section(plan: Plan, c: Candidate, title: str, price_note: PriceNote | None = None) -> Section:
+    return Section("candidate", title, tuple(candidate_rows(plan, c, price_note)), lead=candidate_label(c))
+
+
+def recommendation_sections(plan: Plan, price_note: PriceNote | None = None) -> list[Section]:
+    """The recommendation and each alternative; a candidate already shown is named, not repeated."""
+    if plan.recommendation is None:
+        return [Section("infeasible", "Nothing meets the limits", bullets=tuple(plan.infeasible))]
+    out: list[Section] = []
+    shown: dict[int, str] = {}
+    for index, rec in enumerate([plan.recommendation, *plan.alternatives]):
+        out.append(_recommendation_section(plan, rec, "recommendation" if index == 0 else "alternative",
+                                           shown, price_note))
+    return out
+
+
+def _recommendation_section(plan: Plan, rec: Recommendation, kind: str, shown: dict[int, str],
+                            price_note: PriceNote | None) -> Section:
+    title = policy_title(rec.policy, plan.request)
+    head = [Row("why", rec.reason), Row("bound by", rec.bound_by)]
+    if rec.candidate_id in shown:
+        return Section(kind, title, (*head, Row("candidate", f"the same as “{shown[rec.candidate_id]}”")))
+    shown[rec.candidate_id] = title
+    c = plan.candidate(rec.candidate_id)
+    return Section(kind, title, (*head, *candidate_rows(plan, c, price_note)), lead=candidate_label(c))
+
+
+def scaling_section(plan: Plan) -> Section | None:
+    """Where adding GPUs of the recommended type stops paying, at its global batch."""
+    if not plan.scaling:
+        return None
+    first = plan.scaling[0]
+    rows = tuple(
+        Row(f"{r.gpu_count} GPU", f"{r.step_time_s * 1e3:,.1f} ms/step, speed-up ×{r.speedup:.2f}, "
+            f"efficiency {r.efficiency:.0%}, all-reduce {r.allreduce_share:.0%} of the step, "
+            f"{money(r.cost_usd)} on {r.cheapest_offer}", "pays" if r.pays else "stops paying")
+        for r in plan.scaling)
+    return Section("scaling", f"Adding GPUs: {first.gpu} at global batch {first.global_batch}", rows)
+
+
+def sensitivity_section(plan: Plan) -> Section | None:
+    """With no measured noise scale: the cheapest choice within the limits for a range of them."""
+    if not plan.noise_sensitivity:
+        return None
+    rows = []
+    for r in plan.noise_sensitivity:
+        choice = "nothing meets the limits"
+        if r.candidate is not None and r.hours is not None and r.cost_usd is not None and r.lr is not None:
+            choice = (f"{r.candidate}, batch {r.global_batch}, lr {r.lr:.3g}, {hours_text(r.hours)} h, "
+                      f"{money(r.cost_usd)}")
+        rows.append(Row(f"B_noise {r.b_noise:,.0f}", choice))
+    return Section("sensitivity", "If the noise scale were ... (it was not measured)", tuple(rows))
+
+
+def probe_summary_line(plan: Plan) -> str:
     p = plan.probe
     best = f"{p.best_samples_per_s:,.1f} samples/s at batch {p.best_batch}" if p.best_samples_per_s else "no point"
     return (f"{p.model_id} ({p.params / 1e6:,.1f} M params) probed on {p.device} "
             f"[{p.precision}, {p.kernels} kernels, {p.data}]: {best}")
 
 
-def _recommendation_lines(plan: Plan, rec: Recommendation) -> list[str]:
-    c = plan.candidate(rec.candidate_id)
-    lines = [
-        f"{rec.policy}: {c.provider} {c.instance} {c.market} ({c.region})",
-        f"  {c.gpu_count} x {c.gpu}, global batch {c.global_batch} = {c.per_gpu_batch}/GPU"
-        f" x {c.gpu_count} GPU x {c.accumulation} accumulation",
-        f"  learning rate {_lr(c)}  [{c.lr.rule}]",
-        f"  {c.hours:,.2f} h, ${c.cost_usd:,.2f} at ${c.price_per_hour:,.2f}/h;"
-        f" {c.steps:,} steps of {c.step_time_s * 1e3:,.1f} ms ({c.step_time_provenance})",
-        f"  why: {rec.reason}",
-    ]
-    lines += [f"  note: {n}" for n in c.notes + c.lr.notes]
-    return lines
+def plan_sections(plan: Plan, price_note: PriceNote | None = None, chosen_id: int | None = None) -> list[Section]:
+    """Every section of the plan, in reading order: a chosen candidate (when not the recommended one),
+    the recommendation and its alternatives, scaling, sensitivity, efficiency, assumptions, warnings."""
+    out: list[Section] = []
+    if chosen_id is not None and (plan.recommendation is None or chosen_id != plan.recommendation.candidate_id):
+        out.append(candidate_section(plan, plan.candidate(chosen_id), "Selected candidate", price_note))
+    out += recommendation_sections(plan, price_note)
+    out += [s for s in (scaling_section(plan), sensitivity_section(plan)) if s is not None]
+    out.append(Section("efficiency", "Statistical efficiency", lead=plan.statistical_efficiency.explanation))
+    out.append(Section("candidates", "Candidates",
+                       lead=f"{plan.candidates_evaluated:,} evaluated, {len(plan.excluded)} offers excluded; "
+                            f"listed: {plan.listing}"))
+    out.append(Section("assumptions", "Assumptions", bullets=tuple(plan.assumptions)))
+    if plan.warnings:
+        out.append(Section("warnings", "Warnings", bullets=tuple(plan.warnings)))
+    return out
 
 
 def _frontier_table(plan: Plan) -> Table:
@@ -51,88 +202,80 @@ def _frontier_table(plan: Plan) -> Table:
         table.add_column(name, justify="right" if name in {"GPUs", "batch", "hours", "USD"} else "left")
     for cid in plan.pareto[:FRONTIER_ROWS]:
         c = plan.candidate(cid)
-        limits = ("ok" if c.meets_deadline and c.meets_budget
-                  else ", ".join(x for x, ok in (("late", c.meets_deadline), ("over budget", c.meets_budget)) if not ok))
         table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", str(c.global_batch),
                       f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}", f"{c.hours:,.2f}", f"{c.cost_usd:,.2f}",
-                      limits)
+                      _limits_text(c))
     return table
 
 
-def _sensitivity_lines(plan: Plan) -> list[str]:
-    if not plan.noise_sensitivity:
-        return []
-    lines = ["if the noise scale were ... (no measurement: the cheapest choice within the limits)"]
-    for r in plan.noise_sensitivity:
-        choice = (f"{r.candidate}, batch {r.global_batch}, lr {r.lr:.3g}, {r.hours:,.2f} h, ${r.cost_usd:,.2f}"
-                  if r.candidate else "nothing meets the limits")
-        lines.append(f"  B_noise {r.b_noise:>8,.0f}: {choice}")
-    return lines
+def _limits_text(c: Candidate) -> str:
+    if c.meets_deadline and c.meets_budget:
+        return "ok"
+    return ", ".join(x for x, ok in (("late", c.meets_deadline), ("over budget", c.meets_budget)) if not ok)
 
 
-def _scaling_lines(plan: Plan) -> list[str]:
-    if not plan.scaling:
-        return []
-    first = plan.scaling[0]
-    lines = [f"scaling {first.gpu} at global batch {first.global_batch}:"]
-    for r in plan.scaling:
-        verdict = "pays" if r.pays else "stops paying"
-        lines.append(f"  {r.gpu_count} GPU: {r.step_time_s * 1e3:,.1f} ms/step, speed-up {r.speedup:.2f}x, "
-                     f"efficiency {r.efficiency:.0%}, all-reduce {r.allreduce_share:.0%} of the step, "
-                     f"${r.cost_usd:,.2f} on {r.cheapest_offer}: {verdict}")
-    return lines
+def _section_table(section: Section) -> Table:
+    """A section as a borderless rich table: label, value, and where it came from."""
+    table = Table(title=f"{section.title}" + (f": {section.lead}" if section.lead else ""), title_justify="left",
+                  title_style="bold", show_header=False, box=None, padding=(0, 1), expand=True)
+    table.add_column("figure", no_wrap=True)
+    table.add_column("value", ratio=3)
+    table.add_column("source", ratio=2)
+    for row in section.rows:
+        table.add_row(row.label, row.value, f"[{row.note}]" if row.note else "")
+    for bullet in section.bullets:
+        table.add_row("-", bullet, "")
+    return table
 
 
 def render_table(plan: Plan, width: int = 120) -> str:
+    """The plan for a terminal: every section as a table of its rows, then the frontier."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False,
                       highlight=False)
-    console.print(_headline(plan))
-    console.print(f"statistical efficiency: {plan.statistical_efficiency.explanation}")
-    if plan.recommendation:
+    console.print(probe_summary_line(plan))
+    for section in plan_sections(plan):
         console.print()
-        for rec in [plan.recommendation, *plan.alternatives]:
-            for line in _recommendation_lines(plan, rec):
-                console.print(line)
-    else:
-        console.print("\nnothing meets the limits:")
-        for reason in plan.infeasible:
-            console.print(f"  - {reason}")
-    console.print()
-    console.print(_frontier_table(plan))
-    for line in _scaling_lines(plan) + _sensitivity_lines(plan):
-        console.print(line)
-    console.print(f"{plan.candidates_evaluated:,} candidates, {len(plan.excluded)} offers excluded; prices as of "
-                  + ", ".join(f"{t.name} {t.as_of}" for t in plan.price_tables))
-    for warning in plan.warnings:
-        console.print(f"warning: {warning}")
+        if section.rows or section.bullets:
+            console.print(_section_table(section))
+        else:
+            console.print(f"{section.title}: {section.lead}")
+        if section.kind == "candidates":
+            console.print()
+            console.print(_frontier_table(plan))
+    console.print("\nprices as of " + ", ".join(f"{t.name} {t.as_of}" for t in plan.price_tables))
     return buffer.getvalue()
 
 
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _markdown_section(section: Section) -> list[str]:
+    out = ["", f"## {section.title}", ""]
+    if section.lead:
+        out += [section.lead, ""]
+    if section.rows:
+        out += ["| | | source |", "|---|---|---|"]
+        out += [f"| {_markdown_cell(r.label)} | {_markdown_cell(r.value)} | {_markdown_cell(r.note)} |"
+                for r in section.rows]
+    out += [f"- {b}" for b in section.bullets]
+    return out
+
+
 def render_markdown(plan: Plan) -> str:
-    out = [f"# batchfit plan: {plan.probe.model_id}", "", _headline(plan), ""]
-    if plan.recommendation:
-        out.append("## Recommendation")
-        for rec in [plan.recommendation, *plan.alternatives]:
-            out.append("")
-            out += [f"    {line}" if line.startswith("  ") else f"- **{line}**" for line in _recommendation_lines(plan, rec)]
-    else:
-        out.append("## Nothing meets the limits")
-        out += [f"- {reason}" for reason in plan.infeasible]
-    out += ["", "## Pareto frontier", "",
-            "| provider | instance | market | GPUs | global batch | per GPU x acc | lr | hours | USD |",
-            "|---|---|---|---|---:|---|---|---:|---:|"]
-    for cid in plan.pareto:
-        c = plan.candidate(cid)
-        out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {c.global_batch} | "
-                   f"{c.per_gpu_batch} x {c.accumulation} | {_lr(c)} | {c.hours:,.2f} | {c.cost_usd:,.2f} |")
-    out += ["", "## Statistical efficiency", "", plan.statistical_efficiency.explanation, ""]
-    out += [f"    {line}" for line in _sensitivity_lines(plan)]
-    if plan.scaling:
-        out += ["", "## Adding GPUs", ""] + [f"    {line}" for line in _scaling_lines(plan)]
-    out += ["", "## Assumptions", ""]
-    out += [f"- {a}" for a in plan.assumptions]
-    if plan.warnings:
-        out += ["", "## Warnings", ""] + [f"- {w}" for w in plan.warnings]
+    """The plan as markdown: the same sections, each a heading and a table of its rows, and the frontier."""
+    out = [f"# batchfit plan: {plan.probe.model_id}", "", probe_summary_line(plan)]
+    for section in plan_sections(plan):
+        out += _markdown_section(section)
+        if section.kind == "candidates":
+            out += ["", "## Pareto frontier", "",
+                    "| provider | instance | market | GPUs | global batch | per GPU x acc | lr | hours | USD |",
+                    "|---|---|---|---|---:|---|---|---:|---:|"]
+            for cid in plan.pareto:
+                c = plan.candidate(cid)
+                out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {c.global_batch} | "
+                           f"{c.per_gpu_batch} x {c.accumulation} | {c.lr.lr:.3g} | {c.hours:,.2f} | "
+                           f"{c.cost_usd:,.2f} |")
     out += ["", "Prices as of: " + ", ".join(f"{t.name} {t.as_of}" for t in plan.price_tables), ""]
     return "\n".join(out)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from planner.contracts.plan import Candidate, Plan
+from planner.view import hours_text, money
 
 YES, NO = "✓", "✗"
 RECOMMENDED, FRONTIER = "★", "◆"
@@ -25,26 +26,6 @@ def lr_text(lr: float) -> str:
         return f"{lr:.3g}"
     mantissa, exponent = f"{lr:.2e}".split("e")
     return f"{mantissa}e{int(exponent)}"
-
-
-def money(value: float) -> str:
-    """At most 7 characters: $12.3k, $1,234, $23.20, <$0.01."""
-    if value >= 10_000:
-        return f"${value / 1000:,.1f}k"
-    if value >= 100:
-        return f"${value:,.0f}"
-    return f"${value:.2f}" if value >= 0.01 else "<$0.01"
-
-
-def hours_text(value: float) -> str:
-    """At most 5 characters: 1,234, 12.3, 1.23, 0.012, <.001."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    if value >= 0.1:
-        return f"{value:.2f}"
-    return f"{value:.3f}" if value >= 0.001 else "<.001"
 
 
 INSTANCE_WIDTH = 16

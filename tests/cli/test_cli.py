@@ -49,7 +49,7 @@ def test_from_probe_path_never_imports_torch_or_triton(report_path, tmp_path):
 def test_table_and_markdown_formats(report_path):
     table = batchfit("plan", "--from-probe", str(report_path), *PLAN_ARGS, "--budget", "500")
     assert table.returncode == 0
-    assert "cheapest-within-deadline" in table.stdout and "Pareto frontier" in table.stdout
+    assert "Cheapest" in table.stdout and "Pareto frontier" in table.stdout
     md = batchfit("plan", "--from-probe", str(report_path), *PLAN_ARGS, "--format", "markdown")
     assert md.stdout.startswith("# batchfit plan: gpt-tiny")
 
@@ -57,7 +57,7 @@ def test_table_and_markdown_formats(report_path):
 def test_nothing_fits_exits_3_and_says_why(report_path):
     result = batchfit("plan", "--from-probe", str(report_path), *PLAN_ARGS, "--budget", "0.0001")
     assert result.returncode == 3
-    assert "nothing meets the limits" in result.stdout and "budget:" in result.stdout
+    assert "Nothing meets the limits" in result.stdout and "budget:" in result.stdout
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui.candidate_rows import hours_text, instance_text, lr_text, money
+from planner.view import hours_text, money
+from tui.candidate_rows import instance_text, lr_text
 from tui.price_age import age_text
 
 

@@ -141,9 +141,9 @@ async def test_enter_on_a_row_explains_that_candidate(make_app: AppFactory) -> N
         assert text.startswith("Selected candidate")
         assert f"{chosen.provider} {chosen.instance} {chosen.market}" in text
         assert f"[{chosen.lr.rule}]" in text and f"[{chosen.step_time_provenance}]" in text
-        assert "Cheapest within the deadline" in text and "bound by: " in text
+        assert "\nCheapest\n" in text and "within the deadline" not in text and "bound by: " in text  # no deadline set
         assert "Adding GPUs: " in text and "If the noise scale were" in text  # the report has no noise scale
-        assert f"{app.plan.candidates_evaluated:,} evaluated; listed: " in text
+        assert f"{app.plan.candidates_evaluated:,} evaluated, " in text and "listed: " in text
         age = "as of 2026-05-01 (6 mo old)" if chosen.provider == "gcp" else "as of 2026-10-01 (50 d old)"
         assert f"{chosen.provider} test table, {age}" in text
 

@@ -10,11 +10,12 @@ from textual.content import Content
 from textual.widgets import Checkbox, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from planner.contracts.plan import Plan
-from tui.candidate_rows import RECOMMENDED, RowFilter, hours_text, lr_text, money, short_gpu
+from planner.view import hours_text, money, policy_title
+from tui.candidate_rows import RECOMMENDED, RowFilter, lr_text, short_gpu
 from tui.screens.base import BatchfitScreen
 from tui.widgets.candidate_table import CandidateTable
 from tui.widgets.limits_bar import LimitsBar
-from tui.widgets.plan_explanation import POLICY_TITLES, PlanExplanation
+from tui.widgets.plan_explanation import PlanExplanation
 from tui.widgets.xy_plot import Guide, Series, XYPlot
 
 
@@ -30,7 +31,7 @@ def headline(plan: Plan) -> Content:
         (f"{c.provider} {c.instance}{' spot' if c.market == 'spot' else ''}", "bold"),
         f" {c.gpu_count}×{short_gpu(c.gpu)} · batch {c.global_batch} · lr {lr_text(c.lr.lr)} · "
         f"{hours_text(c.hours)} h · {money(c.cost_usd)}",
-        (f"  {POLICY_TITLES.get(rec.policy, rec.policy).lower()}"
+        (f"  {policy_title(rec.policy, plan.request).lower()}"
          + (f", bound by the {rec.bound_by}" if rec.bound_by != "none" else ""), "$text-muted"),
     )
 
