@@ -23,13 +23,13 @@ MEMORY_SLACK = 0.1  # relative: catalogs give GiB, GB or the marketing figure
 @dataclass(frozen=True)
 class Alias:
     provider: str  # "" = any provider
-    alias: str  # lower-case
+    name: str  # as the catalog writes it, e.g. "A100-80GB"
     memory_gb: float | None  # None = any memory
     instance_contains: str  # lower-case, "" = any instance
     gpu: str
 
     def matches(self, provider: str, instance: str, name: str, memory_gb: float | None) -> bool:
-        if self.alias != name.strip().lower():
+        if self.name.lower() != name.strip().lower():
             return False
         if self.provider and self.provider != provider:
             return False
@@ -59,6 +59,13 @@ class GpuNamer:
             return None
         return max(found, key=lambda a: a.specificity).gpu
 
+    def catalog_name(self, gpu: str) -> str:
+        """The plain catalog name of one of our GPUs (SkyPilot's accelerator name): its least qualified alias."""
+        rows = [a for a in self.aliases if a.gpu == gpu]
+        if not rows:
+            raise KeyError(f"no row of pricing/gpu_aliases.csv names {gpu!r}; add the catalogs' name for it")
+        return min(rows, key=lambda a: a.specificity).name
+
 
 def read_aliases(path: Path, display: str, gpus: dict[str, GpuSpec]) -> list[Alias]:
     aliases: list[Alias] = []
@@ -69,9 +76,10 @@ def read_aliases(path: Path, display: str, gpus: dict[str, GpuSpec]) -> list[Ali
         row.text("source")
         aliases.append(Alias(
             provider=row.text("provider", required=False).lower(),
-            alias=row.text("alias").lower(),
+            name=row.text("alias"),
             memory_gb=row.positive("memory_gb", "GB per GPU, or leave empty", required=False),
             instance_contains=row.text("instance_contains", required=False).lower(),
             gpu=gpu,
         ))
     return aliases
+

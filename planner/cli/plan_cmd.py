@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from planner.cli.arg_types import comma_list, positive
+from planner.cli.emit_cmd import add_emit_arguments, check_emit, emit
 from planner.contracts.probe import ProbeReport
 from planner.contracts.request import PlanRequest, ReferenceRun, Workload
 from planner.errors import EXIT_NOTHING_FITS, BadInput
@@ -84,6 +85,7 @@ def _probe_report(args: argparse.Namespace, base: PlanRequest | None) -> ProbeRe
 def run(args: argparse.Namespace) -> int:
     if not args.model and not args.from_probe:
         raise BadInput("nothing to plan: give --model NAME|pkg.mod:factory or --from-probe report.json")
+    launch = check_emit(args)
     catalog = load_catalog(user_csv=Path(args.prices) if args.prices else None)
     base = load_request(Path(args.request)) if args.request else None  # a bad file fails before a long probe
     report = _probe_report(args, base)
@@ -97,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_markdown(plan))
     else:
         sys.stdout.write(render_table(plan))
+    if launch is not None:
+        if plan.recommendation is None:
+            sys.stderr.write("batchfit: nothing to --emit: the plan recommends nothing within the limits\n")
+        else:
+            emit(plan, *launch, args.train_cmd, json_stdout=fmt == "json")
     return 0 if plan.recommendation else EXIT_NOTHING_FITS
 
 
@@ -128,4 +135,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prices", metavar="CSV", help="your own offers, merged over the bundled table")
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     p.add_argument("--json", action="store_true", help="print only the plan JSON on stdout")
+    add_emit_arguments(p)
     p.set_defaults(run=run)
