@@ -12,7 +12,7 @@ import sys
 from typing import NoReturn
 
 from planner import __version__
-from planner.cli import plan_cmd, probe_cmd, quotes_cmd, schema_cmd
+from planner.cli import diff_cmd, plan_cmd, probe_cmd, quotes_cmd, schema_cmd
 from planner.errors import EXIT_BAD_INPUT, BatchfitError
 from providers.errors import CatalogError
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"batchfit {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
-    for module in (probe_cmd, plan_cmd, quotes_cmd, schema_cmd):
+    for module in (probe_cmd, plan_cmd, quotes_cmd, diff_cmd, schema_cmd):
         module.register(sub)
     _register_tui(sub)
     return parser

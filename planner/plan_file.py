@@ -1,0 +1,34 @@
+"""Reading a saved Plan (`batchfit plan --json > plan.json`) for `batchfit diff`; no torch here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from planner.contracts.plan import PLAN_SCHEMA_VERSION, Plan
+from planner.errors import BadInput
+from planner.request_file import first_error
+
+HOW = "write one with `batchfit plan ... --json > plan.json`"
+
+
+def load_plan(path: Path) -> Plan:
+    if not path.is_file():
+        raise BadInput(f"plan {path} not found; {HOW}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"plan {path} is not JSON ({exc}); {HOW}") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise BadInput(f"{path} is not a batchfit plan (no schema_version); {HOW}")
+    if data["schema_version"] != PLAN_SCHEMA_VERSION:
+        raise BadInput(
+            f"{path} has plan schema_version {data['schema_version']}, this batchfit reads {PLAN_SCHEMA_VERSION}; "
+            "re-plan it with this version"
+        )
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"plan {path} is malformed at {first_error(exc)}; {HOW}") from None
