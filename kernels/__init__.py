@@ -6,9 +6,10 @@ package is imported). Every function also takes `backend="triton" | "torch"` to 
 """
 
 from ._backend import HAS_TRITON, backend_for
+from .adamw_functional import fused_adamw
 from .grad_stats import accumulate_grad_sqnorm
 from .image_collate import collate_images
-from .optimizer import FusedAdamW, fused_adamw
+from .optimizer import FusedAdamW
 from .token_collate import IGNORE_INDEX, collate_packed, collate_tokens
 
 __all__ = [

@@ -38,6 +38,7 @@ TABLE_BLOCK = 2048
 # Device copies of small host tables, keyed by their full content (so never stale).
 _UPLOAD_CACHE_SIZE = 32
 _upload_cache: OrderedDict[tuple, Tensor] = OrderedDict()
+_uploads = 0  # see uploads()
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,25 @@ def upload_cached(key: tuple, build: Callable[[], Tensor], device: torch.device)
 
 def to_device(host: Tensor, device: torch.device) -> Tensor:
     """Host tensor onto `device` without a host sync (pinned + non_blocking on CUDA)."""
+    global _uploads
+    _uploads += 1
     if device.type == "cuda":
         return host.pin_memory().to(device, non_blocking=True)
     return host.to(device)
+
+
+def write_in_place(device_tensor: Tensor, host: Tensor) -> None:
+    """Copy `host` into `device_tensor` (same shape) without a host sync; its address stays."""
+    global _uploads
+    _uploads += 1
+    if device_tensor.device.type == "cuda":
+        host = host.pin_memory()  # the caching host allocator keeps it until the copy is done
+    device_tensor.copy_(host, non_blocking=True)
+
+
+def uploads() -> int:
+    """Host → device table copies made in this process so far (to_device and write_in_place)."""
+    return _uploads
 
 
 @triton.jit

@@ -18,10 +18,13 @@ addresses (they move between steps), one program per 2048-element chunk. One upd
 parameter dtype (fp32, bf16): a model is 1 or 2 update launches however many tensors it has.
 FusedAdamW builds the table once and, per step, only checks the addresses it depends on.
 
-Hyper-parameters are runtime values: a float64 row per param group (lr, 1−lr·wd, 1−β1, β2,
-1−β2, ε, ln β1, ln β2) uploaded as a tiny table, and the step count is read from each
-parameter's device `step` tensor, so neither a new LR nor a new step recompiles anything.
-Bias corrections are computed in float64 from ln β, like torch's Python-double scalars.
+Hyper-parameters are runtime values read from device memory (adamw_hyper.py): a float64 row
+per param group and the step scalars (clipping threshold, rounding seed), written in place
+when they change; the step count is read from each parameter's device `step` tensor. Neither
+a new LR nor a new step recompiles or re-uploads anything, and since the kernels take no
+per-step value as an argument, a step can be captured in a CUDA graph (adamw_graph.py) once
+its gradients stay at fixed addresses. Bias corrections are computed in float64 from ln β,
+like torch's Python-double scalars.
 
 Gradient norm and clipping. Without clipping or the non-finite skip, the update pass also
 writes per-chunk Σg² (the norm costs no extra traffic) and the squared norm is their sum.
@@ -35,7 +38,6 @@ The squared norm reported is always that of the raw (unclipped) gradients.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,16 +51,14 @@ from ._multi_tensor import (
     load_chunk,
     store_chunk,
     typed_pointer,
-    upload_cached,
 )
+from .adamw_hyper import AdamWHyperParams, HyperTable
 from .grad_stats import launch_sqnorm_class
 
 # Tensor table (int64), one row per param; the kernels read these columns by number:
 # 0 param, 1 exp_avg, 2 exp_avg_sq, 3 master (0 if none), 4 step (addresses),
 # 5 param-group row, 6 numel.
 _STEP, _NUM_COLS = 4, 7
-# Per-group hyper-parameter row (float64): see AdamWHyperParams.kernel_row.
-_HYPER_COLS = 8
 # Device scratch written by the finalize kernel: [clip coefficient, apply flag, ‖g‖²].
 _SQNORM = 2
 _FINALIZE_BLOCK = 1024
@@ -82,28 +82,6 @@ UPDATE_LAUNCH = UpdateLaunch()
 _CLIP_EPS = 1e-6
 
 
-@dataclass(frozen=True)
-class AdamWHyperParams:
-    lr: float
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 1e-2
-
-    def kernel_row(self) -> tuple[float, ...]:
-        """Derived scalars as torch computes them (Python doubles), in kernel column order."""
-        return (
-            self.lr,
-            1.0 - self.lr * self.weight_decay,
-            1.0 - self.beta1,
-            self.beta2,
-            1.0 - self.beta2,
-            self.eps,
-            math.log(self.beta1) if self.beta1 > 0 else -math.inf,
-            math.log(self.beta2) if self.beta2 > 0 else -math.inf,
-        )
-
-
 @triton.jit(do_not_specialize=["num_rows", "num_partials"])
 def _adamw_finalize_kernel(
     table_ptr,
@@ -111,7 +89,7 @@ def _adamw_finalize_kernel(
     partials_ptr,
     num_partials,
     clip_ptr,
-    max_norm,
+    scalars_ptr,
     HAS_NORM: tl.constexpr,
     CLIP: tl.constexpr,
     SKIP_NONFINITE: tl.constexpr,
@@ -119,7 +97,7 @@ def _adamw_finalize_kernel(
     NUM_COLS: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """Single program: norm → clip coefficient and apply flag; every step += apply."""
+    """Single program: norm → clip coefficient and apply flag; every step += apply; seed += 1."""
     lane = tl.arange(0, BLOCK)
     apply = tl.full((), 1.0, tl.float32)
     if HAS_NORM:
@@ -129,6 +107,7 @@ def _adamw_finalize_kernel(
         sqnorm = tl.sum(acc, axis=0)
         clip_coef = tl.full((), 1.0, tl.float32)
         if CLIP:  # clip_grad_norm_: coef = min(1, max_norm / (‖g‖ + 1e-6))
+            max_norm = tl.load(scalars_ptr + 0).to(tl.float32)  # layout: adamw_hyper.MAX_NORM
             clip_coef = max_norm / (tl.sqrt(sqnorm) + 1e-6)
             clip_coef = tl.where(clip_coef < 1.0, clip_coef, 1.0)
         if SKIP_NONFINITE:
@@ -144,17 +123,18 @@ def _adamw_finalize_kernel(
         step_ptrs = addresses.to(tl.pointer_type(tl.float32))
         steps = tl.load(step_ptrs, mask=in_table, other=0.0)
         tl.store(step_ptrs, steps + apply, mask=in_table)
+    tl.store(scalars_ptr + 1, tl.load(scalars_ptr + 1) + 1.0)  # a fresh rounding stream per step
 
 
-@triton.jit(do_not_specialize=["seed"])
+@triton.jit
 def _adamw_kernel(
     table_ptr,
     grad_ptrs_ptr,
     chunks_ptr,
     hyper_ptr,
     clip_ptr,
+    scalars_ptr,
     partials_ptr,
-    seed,
     PARAM_DTYPE: tl.constexpr,
     HAS_MASTER: tl.constexpr,
     STOCHASTIC_ROUNDING: tl.constexpr,
@@ -191,6 +171,9 @@ def _adamw_kernel(
     step_size = (lr / bias_correction1).to(tl.float32)
     bias_correction2_sqrt = tl.sqrt(bias_correction2).to(tl.float32)
 
+    seed = tl.full((), 0, tl.int64)
+    if STOCHASTIC_ROUNDING:
+        seed = tl.load(scalars_ptr + 1).to(tl.int64)  # layout: adamw_hyper.SEED
     clip_coef = tl.full((), 1.0, tl.float32)
     if not NORM_IN_PASS:
         clip_coef = tl.load(clip_ptr + 0)
@@ -289,24 +272,24 @@ def adamw_tables(tensors: AdamWTensors) -> LaunchTables:
 
 def adamw_triton(
     tables: LaunchTables,
-    grads: list[Tensor],
-    hypers: Sequence[AdamWHyperParams],
-    max_grad_norm: float | None,
+    grad_ptrs: Tensor,
+    grads_aligned: bool,
+    hyper: HyperTable,
+    clip: bool,
     skip_nonfinite: bool,
     stochastic_rounding: bool,
-    seed: int,
 ) -> Tensor:
-    """Launch the step: [norm pass], finalize, update (see the module docstring)."""
+    """Launch the step: [norm pass], finalize, update (see the module docstring).
+
+    `grad_ptrs`: the grads' addresses in table row order (`tables.addresses`); `hyper` holds
+    the hyper-parameters and, with `clip`, the threshold. Reads nothing from the host and
+    allocates only device scratch, so it can run under CUDA graph capture.
+    """
     device = tables.device
-    grad_ptrs, grads_aligned = tables.addresses(grads)
     aligned = tables.aligned and grads_aligned
-    rows = tuple(v for h in hypers for v in h.kernel_row())
-    hyper = upload_cached(
-        ("adamw-hyper", rows), lambda: torch.tensor(rows, dtype=torch.float64).view(-1, _HYPER_COLS), device
-    )
     partials = torch.empty(tables.num_chunks, dtype=torch.float32, device=device)
     clip_state = torch.empty(3, dtype=torch.float32, device=device)
-    norm_first = max_grad_norm is not None or skip_nonfinite
+    norm_first = clip or skip_nonfinite
     if norm_first:
         for launch in tables.classes:
             launch_sqnorm_class(tables, launch, grad_ptrs, partials, grad_dtype=launch.key, aligned=aligned)
@@ -316,9 +299,9 @@ def adamw_triton(
         partials,
         tables.num_chunks,
         clip_state,
-        float(max_grad_norm) if max_grad_norm is not None else 0.0,
+        hyper.scalars,
         HAS_NORM=norm_first,
-        CLIP=max_grad_norm is not None,
+        CLIP=clip,
         SKIP_NONFINITE=skip_nonfinite,
         STEP_COL=_STEP,
         NUM_COLS=_NUM_COLS,
@@ -332,10 +315,10 @@ def adamw_triton(
             tables.table,
             grad_ptrs,
             launch.chunks,
-            hyper,
+            hyper.hyper,
             clip_state,
+            hyper.scalars,
             partials[launch.chunk_start :],
-            seed,
             PARAM_DTYPE=tl_dtype(param_dtype),
             HAS_MASTER=param_dtype != torch.float32,
             STOCHASTIC_ROUNDING=stochastic_rounding and param_dtype == torch.bfloat16,

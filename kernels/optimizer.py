@@ -1,16 +1,21 @@
-"""The public forms of the fused AdamW in adamw.py: `FusedAdamW` (a drop-in torch optimizer)
-and `fused_adamw` (functional), and `adamw_step`, the dispatch both share.
+"""`FusedAdamW`, a drop-in torch optimizer over the fused AdamW in adamw.py, with an optional
+CUDA-graph step (`capture()` / `graph_step()`, see adamw_graph.py).
 
-FusedAdamW state per parameter, like torch's fused AdamW: `step` (fp32 0-d tensor on the
-param's device, so a skipped step never needs the host), `exp_avg`, `exp_avg_sq` (fp32), and
-for bf16 params `master_param`, the fp32 weights the update really applies to (the bf16 param
-is a rounded copy). `state_dict()` / `load_state_dict()` round-trip all of it in fp32.
+State per parameter, like torch's fused AdamW: `step` (fp32 0-d tensor on the param's device,
+so a skipped step never needs the host), `exp_avg`, `exp_avg_sq` (fp32), and for bf16 params
+`master_param`, the fp32 weights the update really applies to (the bf16 param is a rounded
+copy). `state_dict()` / `load_state_dict()` round-trip all of it in fp32.
+
+What a step reuses: the launch tables (built once per layout: param identities and which
+params have grads), the hyper-parameter table (written in place when a value changes) and
+the gradients' address vector (rebuilt only when a gradient moved). With `use_flat_grads()`
+nothing is uploaded after the first step, and the step can be captured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -18,80 +23,43 @@ from torch import Tensor
 
 from ._backend import resolve_backend
 from ._multi_tensor import LaunchTables
-from .adamw import AdamWHyperParams, AdamWTensors, adamw_reference, adamw_tables, adamw_triton
+from .adamw import AdamWTensors, adamw_reference, adamw_tables, adamw_triton
+from .adamw_functional import check_contiguous, state_tensors, validate
+from .adamw_graph import CapturedStep, FlatGrads, capture
+from .adamw_hyper import AdamWHyperParams, HyperTable
 
 _FP32_STATE = ("exp_avg", "exp_avg_sq", "master_param")
 
 
-def validate(tensors: AdamWTensors, num_groups: int) -> None:
-    """Raise unless the tensors form a well-typed AdamW step (dtypes, shapes, one device)."""
-    t = tensors
-    n = len(t.params)
-    if n == 0:
-        raise ValueError("an AdamW step needs at least one parameter")
-    if any(len(x) != n for x in (t.grads, t.exp_avgs, t.exp_avg_sqs, t.steps, t.masters, t.groups)):
-        raise ValueError("params, grads, exp_avgs, exp_avg_sqs, steps, masters must align")
-    if any(not 0 <= g < num_groups for g in t.groups):
-        raise ValueError("a group index is out of range")
-    device = t.params[0].device
-    for p, g, m, v, s, w in zip(t.params, t.grads, t.exp_avgs, t.exp_avg_sqs, t.steps, t.masters):
-        if p.dtype not in (torch.float32, torch.bfloat16):
-            raise TypeError(f"fp32 and bf16 parameters are supported, got {p.dtype}")
-        if (p.dtype == torch.bfloat16) != (w is not None):
-            raise ValueError("bf16 params need an fp32 master copy; fp32 params take none")
-        fp32_state = [m, v, s] + ([w] if w is not None else [])
-        if g.dtype != p.dtype or any(x.dtype != torch.float32 for x in fp32_state):
-            raise TypeError("grads must have the param's dtype; moments, steps and masters fp32")
-        if any(x.shape != p.shape for x in (g, m, v, *fp32_state[3:])) or s.numel() != 1:
-            raise ValueError("grads, moments and masters need the param's shape; steps one element")
-        if any(x.device != device for x in (p, g, *fp32_state)):
-            raise ValueError("all optimizer tensors must be on one device")
+@dataclass
+class GradPointers:
+    """The device vector of the gradients' addresses, rebuilt only when one of them moved."""
+
+    addresses: tuple[int, ...] | None = None
+    vector: Tensor | None = None
+    aligned: bool = False
+    builds: int = 0
+
+    def get(self, tables: LaunchTables, grads: list[Tensor]) -> tuple[Tensor, bool]:
+        addresses = tuple(g.data_ptr() for g in grads)
+        if self.vector is None or addresses != self.addresses:
+            self.vector, self.aligned = tables.addresses(grads)
+            self.addresses = addresses
+            self.builds += 1
+        return self.vector, self.aligned
 
 
-def adamw_step(
-    tensors: AdamWTensors,
-    hypers: Sequence[AdamWHyperParams],
-    *,
-    max_grad_norm: float | None = None,
-    skip_nonfinite: bool = False,
-    stochastic_rounding: bool = False,
-    seed: int = 0,
-    backend: str | None = None,
-    tables: LaunchTables | None = None,
-) -> Tensor:
-    """One AdamW step for params from several groups; returns the raw gradients' ‖g‖² (0-d fp32).
-
-    `tables` (from `adamw_tables`) marks `tensors` as validated before and skips the table
-    build: FusedAdamW passes the ones it keeps while its params and state stay where they are.
-    """
-    if tables is None:
-        validate(tensors, len(hypers))
-    options = (max_grad_norm, skip_nonfinite, stochastic_rounding, seed)
-    if resolve_backend(backend, tensors.params[0].device) == "torch":
-        return adamw_reference(tensors, hypers, *options)
-    if tables is None:
-        _check_contiguous(tensors)
-        tables = adamw_tables(tensors)
-    if not all(g.is_contiguous() for g in tensors.grads):
-        raise ValueError("the Triton backend needs contiguous gradients")
-    return adamw_triton(tables, tensors.grads, hypers, *options)
-
-
-def _check_contiguous(tensors: AdamWTensors) -> None:
-    """The kernels index every tensor as a flat array."""
-    for t in (*tensors.params, *tensors.exp_avgs, *tensors.exp_avg_sqs, *tensors.masters):
-        if t is not None and not t.is_contiguous():
-            raise ValueError("the Triton backend needs contiguous params and state")
-
-
-@dataclass(frozen=True)
+@dataclass
 class _Layout:
     """What a step needs besides the grads, valid while `key` (backend, param identities,
     which params have grads) holds. Rebuilt after load_state_dict / add_param_group."""
 
     key: tuple
     tensors: AdamWTensors  # grads left empty
-    tables: LaunchTables | None  # None on the torch backend
+    tables: LaunchTables | None = None  # None on the torch backend
+    hyper: HyperTable | None = None  # None on the torch backend
+    grad_pointers: GradPointers = field(default_factory=GradPointers)
+    eager_steps: int = 0
 
 
 class FusedAdamW(torch.optim.Optimizer):
@@ -125,15 +93,17 @@ class FusedAdamW(torch.optim.Optimizer):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
         if max_grad_norm is not None and max_grad_norm <= 0.0:
             raise ValueError(f"max_grad_norm must be positive, got {max_grad_norm}")
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
         self.max_grad_norm = max_grad_norm
         self.skip_nonfinite = skip_nonfinite
         self.stochastic_rounding = stochastic_rounding
         self.backend = backend
         self.last_grad_sqnorm: Tensor | None = None
         self._seed = seed
-        self._steps_taken = 0  # host-side count of step() calls, only to vary the rounding noise
+        self._steps_taken = 0  # host-side count of steps, only to vary the rounding noise
         self._layout: _Layout | None = None
+        self._flat_grads: FlatGrads | None = None
+        self._captured: CapturedStep | None = None
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -141,6 +111,79 @@ class FusedAdamW(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        layout, grads = self._prepare()
+        if not grads:
+            self.last_grad_sqnorm = None
+            return loss
+        if layout.tables is None:
+            self.last_grad_sqnorm = adamw_reference(
+                replace(layout.tensors, grads=grads), self._hypers(), self.max_grad_norm, self.skip_nonfinite,
+                self.stochastic_rounding, self._step_seed(),
+            )  # fmt: skip
+        else:
+            self.last_grad_sqnorm = self._launch(layout, grads)
+        layout.eager_steps += 1
+        self._steps_taken += 1
+        return loss
+
+    def use_flat_grads(self) -> None:
+        """Give every param's `.grad` a fixed address: a view into one flat buffer per dtype.
+
+        From then on `zero_grad()` zeroes the buffers in place (whatever `set_to_none` says)
+        and backward accumulates into them, so the step's tables never change and the step
+        can be captured (`capture()`). Existing gradients are kept.
+        """
+        self._flat_grads = FlatGrads([p for group in self.param_groups for p in group["params"]])
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if self._flat_grads is None:
+            super().zero_grad(set_to_none)
+        else:
+            self._flat_grads.zero_()
+
+    @torch.no_grad()
+    def capture(self) -> None:
+        """Record the step in a CUDA graph, for `graph_step()` to replay (CUDA, Triton only).
+
+        Needs one `step()` first with the same params and gradient addresses (the kernels
+        compile and the state is created there), and gradients that stay where they are:
+        `use_flat_grads()`, or any scheme that keeps the addresses (checked on each replay).
+        Capturing runs nothing: it does not step.
+        """
+        layout, grads = self._prepare()
+        if layout.tables is None or layout.tables.device.type != "cuda":
+            raise RuntimeError("FusedAdamW.capture() needs CUDA params and the Triton backend")
+        addresses = tuple(g.data_ptr() for g in grads)
+        if layout.eager_steps == 0 or addresses != layout.grad_pointers.addresses:
+            raise RuntimeError("FusedAdamW.capture() needs one step() first with these params and gradients")
+        tables, hyper = layout.tables, layout.hyper
+        assert hyper is not None  # set with the tables
+        grad_ptrs, aligned = layout.grad_pointers.get(tables, grads)
+        hyper.set(self._hypers(), self.max_grad_norm)
+        options = self._options()
+        graph, sqnorm = capture(lambda: adamw_triton(tables, grad_ptrs, aligned, hyper, *options))
+        self._captured = CapturedStep(graph, layout, addresses, options, sqnorm)
+
+    @torch.no_grad()
+    def graph_step(self) -> None:
+        """One step by replaying the captured graph: the current lr, betas, eps, weight decay
+        and max_grad_norm apply. Raises if anything the graph baked in has changed since."""
+        captured = self._captured
+        if captured is None:
+            raise RuntimeError("FusedAdamW.graph_step() needs capture() first")
+        layout, grads = self._prepare()
+        if layout is not captured.layout or tuple(g.data_ptr() for g in grads) != captured.grad_addresses:
+            raise RuntimeError("params or gradient addresses changed since capture(): call capture() again")
+        if self._options() != captured.options:
+            raise RuntimeError("max_grad_norm on/off, skip_nonfinite or stochastic_rounding changed since capture()")
+        assert layout.hyper is not None
+        layout.hyper.set(self._hypers(), self.max_grad_norm)
+        captured.graph.replay()
+        self.last_grad_sqnorm = captured.sqnorm
+        self._steps_taken += 1
+
+    def _prepare(self) -> tuple[_Layout, list[Tensor]]:
+        """The current layout (rebuilt when its key changed) and the grads it steps."""
         params = [p for group in self.param_groups for p in group["params"]]
         grads = [p.grad for p in params]
         backend = resolve_backend(self.backend, params[0].device)
@@ -150,26 +193,26 @@ class FusedAdamW(torch.optim.Optimizer):
         key = (backend, identity, tuple(g is not None for g in grads))
         if self._layout is None or self._layout.key != key:
             self._layout = self._build_layout(key, backend)
-        active_grads = [g for g in grads if g is not None]
-        if not active_grads:
-            self.last_grad_sqnorm = None
-            return loss
-        hypers = [
+        return self._layout, [g for g in grads if g is not None]
+
+    def _launch(self, layout: _Layout, grads: list[Tensor]) -> Tensor:
+        assert layout.tables is not None and layout.hyper is not None
+        check_contiguous(grads, "gradients")
+        grad_ptrs, aligned = layout.grad_pointers.get(layout.tables, grads)
+        layout.hyper.set(self._hypers(), self.max_grad_norm)
+        return adamw_triton(layout.tables, grad_ptrs, aligned, layout.hyper, *self._options())
+
+    def _hypers(self) -> list[AdamWHyperParams]:
+        return [
             AdamWHyperParams(float(group["lr"]), *group["betas"], group["eps"], group["weight_decay"])
             for group in self.param_groups
         ]
-        self.last_grad_sqnorm = adamw_step(
-            replace(self._layout.tensors, grads=active_grads),
-            hypers,
-            max_grad_norm=self.max_grad_norm,
-            skip_nonfinite=self.skip_nonfinite,
-            stochastic_rounding=self.stochastic_rounding,
-            seed=(self._seed * 1_000_003 + self._steps_taken) % (1 << 31),
-            backend=backend,
-            tables=self._layout.tables,
-        )
-        self._steps_taken += 1
-        return loss
+
+    def _options(self) -> tuple[bool, bool, bool]:
+        return self.max_grad_norm is not None, self.skip_nonfinite, self.stochastic_rounding
+
+    def _step_seed(self) -> int:
+        return (self._seed * 1_000_003 + self._steps_taken) % (1 << 31)
 
     def _build_layout(self, key: tuple, backend: str) -> _Layout:
         """Create missing state, validate everything once, build the launch tables."""
@@ -190,14 +233,16 @@ class FusedAdamW(torch.optim.Optimizer):
                 tensors.steps.append(state["step"])
                 tensors.masters.append(state.get("master_param"))
                 tensors.groups.append(group_index)
+        layout = _Layout(key, replace(tensors, grads=[]))
         if not tensors.params:
-            return _Layout(key, tensors, None)
+            return layout
         validate(tensors, len(self.param_groups))
-        tables = None
         if backend == "triton":
-            _check_contiguous(tensors)
-            tables = adamw_tables(tensors)
-        return _Layout(key, replace(tensors, grads=[]), tables)
+            check_contiguous(state_tensors(tensors), "params and state")
+            layout.tables = adamw_tables(tensors)
+            # The finalize kernel adds 1 before the update reads it: step k rounds with seed k.
+            layout.hyper = HyperTable(layout.tables.device, len(self.param_groups), self._step_seed() - 1)
+        return layout
 
     @staticmethod
     def _init_state(param: Tensor, state: dict[str, Tensor]) -> None:
@@ -210,6 +255,9 @@ class FusedAdamW(torch.optim.Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         self._layout = None
+        self._captured = None
+        if getattr(self, "_flat_grads", None) is not None:  # __init__ adds groups before the attribute exists
+            self.use_flat_grads()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's loader, then the fp32 state restored from `state_dict` itself.
@@ -220,6 +268,7 @@ class FusedAdamW(torch.optim.Optimizer):
         """
         super().load_state_dict(state_dict)
         self._layout = None
+        self._captured = None
         saved_ids = (i for group in state_dict["param_groups"] for i in group["params"])
         params = (p for group in self.param_groups for p in group["params"])
         for saved_id, param in zip(saved_ids, params):
@@ -233,51 +282,3 @@ class FusedAdamW(torch.optim.Optimizer):
                     state[key] = saved[key].to(device=param.device, dtype=torch.float32, copy=True).contiguous()
             if param.dtype != torch.float32 and "master_param" not in saved:  # e.g. from torch's AdamW
                 state["master_param"] = param.detach().to(torch.float32, copy=True)
-
-
-def fused_adamw(
-    params: Sequence[Tensor],
-    grads: Sequence[Tensor],
-    exp_avgs: Sequence[Tensor],
-    exp_avg_sqs: Sequence[Tensor],
-    state_steps: Sequence[Tensor],
-    *,
-    master_params: Sequence[Tensor | None] | None = None,
-    lr: float,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 1e-2,
-    max_grad_norm: float | None = None,
-    skip_nonfinite: bool = False,
-    stochastic_rounding: bool = False,
-    seed: int = 0,
-    backend: str | None = None,
-) -> Tensor:
-    """Functional AdamW (one hyper-parameter set), updating everything in place.
-
-    `state_steps` are fp32 one-element tensors on the params' device (incremented here, or
-    left alone when a non-finite gradient skips the step). bf16 params need fp32
-    `master_params` (None entries for fp32 params). `max_grad_norm` clips the global norm
-    like `clip_grad_norm_`; `stochastic_rounding` rounds the bf16 copies stochastically with
-    `seed`. Returns ‖grads‖² of the raw gradients as a 0-d fp32 tensor, without a host sync.
-    """
-    n = len(params)
-    tensors = AdamWTensors(
-        params=list(params),
-        grads=list(grads),
-        exp_avgs=list(exp_avgs),
-        exp_avg_sqs=list(exp_avg_sqs),
-        steps=list(state_steps),
-        masters=list(master_params) if master_params is not None else [None] * n,
-        groups=[0] * n,
-    )
-    return adamw_step(
-        tensors,
-        [AdamWHyperParams(lr, beta1, beta2, eps, weight_decay)],
-        max_grad_norm=max_grad_norm,
-        skip_nonfinite=skip_nonfinite,
-        stochastic_rounding=stochastic_rounding,
-        seed=seed,
-        backend=backend,
-    )

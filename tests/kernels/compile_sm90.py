@@ -30,7 +30,7 @@ def compile_variant(kernel, pointers_and_scalars: dict[str, str], constexprs: di
 
 def main() -> None:
     update_args = {"table_ptr": "*i64", "grad_ptrs_ptr": "*i64", "chunks_ptr": "*i32", "hyper_ptr": "*fp64"}
-    update_args |= {"clip_ptr": "*fp32", "partials_ptr": "*fp32", "seed": "i32"}
+    update_args |= {"clip_ptr": "*fp32", "scalars_ptr": "*fp64", "partials_ptr": "*fp32"}
     for (dtype, master, rounding), norm_in_pass, aligned in itertools.product(
         [(tl.float32, False, False), (tl.bfloat16, True, False), (tl.bfloat16, True, True)],
         [False, True],
@@ -41,7 +41,7 @@ def main() -> None:
         compile_variant(adamw._adamw_kernel, update_args, constexprs)
 
     finalize_args = {"table_ptr": "*i64", "num_rows": "i32", "partials_ptr": "*fp32", "num_partials": "i32"}
-    finalize_args |= {"clip_ptr": "*fp32", "max_norm": "fp32"}
+    finalize_args |= {"clip_ptr": "*fp32", "scalars_ptr": "*fp64"}
     for has_norm, clip, skip in itertools.product([False, True], repeat=3):
         constexprs = dict(HAS_NORM=has_norm, CLIP=clip, SKIP_NONFINITE=skip, STEP_COL=4, NUM_COLS=7, BLOCK=1024)
         compile_variant(adamw._adamw_finalize_kernel, finalize_args, constexprs)
