@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .adamw_hyper import HyperTable
+
 _ALIGN_BYTES = 16  # each view starts 16-byte aligned, so the kernels' vectorised path applies
 
 
@@ -64,6 +66,7 @@ class CapturedStep:
 
     graph: torch.cuda.CUDAGraph
     layout: object  # the optimizer's layout the step was captured from (compared by identity)
+    hyper: HyperTable  # the table the graph reads
     grad_addresses: tuple[int, ...]
     options: tuple  # (clip, skip_nonfinite, stochastic_rounding): baked into the kernels
     sqnorm: Tensor  # the step's ‖g‖² output, rewritten by every replay

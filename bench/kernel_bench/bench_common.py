@@ -18,12 +18,16 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+               argv: list[str] | None = None) -> argparse.Namespace:
+    """--out, --smoke and --device, plus what `add_arguments` adds for one script."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, help="write machine-readable results to this JSON file")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, any device: checks the script runs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return parser.parse_args()
+    if add_arguments is not None:
+        add_arguments(parser)
+    return parser.parse_args(argv)
 
 
 def synchronize(device: torch.device) -> None:
