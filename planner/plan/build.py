@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 
-from planner.plan import priors
+from planner.plan import fitted_priors, priors
 from planner.plan.shapes import ShapeBook, describe_offer
 from planner.plan.choose import (
     Columns,
@@ -108,10 +108,13 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
             f"compute efficiency calibrated on {model.local_gpu.name}: {model.calibrated_efficiency:.0%} of peak"
         )
     else:
+        fit = fitted_priors.fitted()
         out.append(
-            "compute efficiency: per-generation priors (probe ran on a CPU): "
-            + ", ".join(f"{g} {e:.0%}" for g, e in priors.COMPUTE_EFFICIENCY_BY_GENERATION.items())
-            + f"; fp32 {priors.FP32_COMPUTE_EFFICIENCY:.0%}"
+            "compute efficiency (probe ran on a CPU): eager bf16/fp16 "
+            f"{fit.efficiency_at_reference['matmul']:.0%} of peak for matmuls and "
+            f"{fit.efficiency_at_reference['conv']:.0%} for convolutions at {fit.ridge_reference:.0f} FLOP/byte, "
+            f"times (ridge point / {fit.ridge_reference:.0f})^{fit.eager_slope:g} on other GPUs; "
+            f"fp32 {priors.FP32_COMPUTE_EFFICIENCY:.0%}; {fit.basis()}"
         )
     out.append(f"host time {model.host_s * 1e3:.1f} ms per micro-batch ({model.host_provenance}): "
                "a step is never faster than its host work")

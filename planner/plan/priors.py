@@ -6,27 +6,14 @@ list repeats the value used, so a reader can see which guesses a recommendation 
 
 from __future__ import annotations
 
-# Achieved fraction of the dense tensor-core ceiling (model FLOPs utilisation) for eager
-# PyTorch training with autocast. Measured here: GPT-2 small (seq 1024, bf16) on an H200 reached
-# 22.9% at its device-bound batches (bench/results/h200-2026-11-26); well-tuned stacks (fused
-# attention, compiled graphs) reach 35-50%. Other generations keep the public A100-vs-H100 eager
-# ratio (Hopper's faster tensor cores leave a larger share to memory-bound work). A convolutional
-# net in NCHW does far worse (ResNet-50: 6%): probe on a GPU to calibrate.
-COMPUTE_EFFICIENCY_BY_GENERATION: dict[str, float] = {
-    "blackwell": 0.20,
-    "hopper": 0.25,
-    "ampere": 0.35,
-    "ada": 0.30,
-    "turing": 0.30,
-    "volta": 0.30,
-    "cdna3": 0.20,
-}
-COMPUTE_EFFICIENCY_DEFAULT = 0.25
+from planner.plan import fitted_priors
+from providers.schema import GpuSpec
 
-# Eager convolutions (cuDNN, NCHW, bf16 autocast) reach a far smaller share of the ceiling than
-# matmuls: on the H200, ResNet-50 (all convolution) reached 6.0% where GPT-2 small reached 22.9%.
-# A model's convolution share of FLOPs (counted by the probe) mixes the two.
-CONV_EFFICIENCY_RATIO = 0.26
+# Compute efficiency (achieved fraction of the dense tensor-core ceiling) of eager PyTorch steps
+# in bf16/fp16 is fitted on public per-GPU throughput (pricing/throughput.csv, fit in
+# planner/plan/calibration.py, result with its rows and error in pricing/priors_fit.json):
+# e = e0[op] * (R / R0)^b with R the GPU's ridge point (peak / bandwidth). `compute_efficiency`
+# below reads it; a model's convolution share of FLOPs (counted by the probe) mixes the two ops.
 
 # fp32 training runs on the plain FP32 units (torch leaves TF32 matmuls off by default);
 # dense fp32 GEMMs reach about 60-70% of that ceiling.
@@ -39,11 +26,10 @@ BANDWIDTH_EFFICIENCY = 0.80
 # p, g, m, v read (16 B) + p, m, v written (12 B) = 28 B; zeroing the gradient adds 4 B.
 OPTIMIZER_BYTES_PER_PARAM = 32
 
-# Host time per micro-batch (Python and kernel launches of eager forward + backward), which
-# bounds a step from below while the GPU waits for it. Eager PyTorch launches a few kernels per
-# parameter tensor: measured on the H200 machine, GPT-2 small (148 tensors) stepped no faster
-# than 15-18 ms and ResNet-50 (161 tensors) than 18 ms, about 110 us per tensor.
-HOST_S_PER_PARAM_TENSOR = 110e-6
+# Host time per micro-batch (Python and kernel launches of eager forward + backward) bounds a
+# step from below while the GPU waits for it; eager PyTorch launches a few kernels per parameter
+# tensor. Seconds per tensor are fitted on the batch-1 rows of pricing/throughput.csv
+# (`host_s_per_param_tensor`).
 # When the report does not count parameter tensors: about 1 ms.
 STEP_OVERHEAD_S = 1.0e-3
 
@@ -83,11 +69,22 @@ SCALING_EFFICIENCY_PAYS = 0.75
 BEYOND_CRITICAL_FACTOR = 4.0
 
 
-def compute_efficiency(generation: str, precision: str, conv_share: float = 0.0) -> float:
-    """The prior efficiency; time adds up per FLOP class, so the mix is a harmonic mean."""
+def host_s_per_param_tensor() -> float:
+    return fitted_priors.fitted().host_s_per_param_tensor
+
+
+def optimizer_seconds(params: float, bandwidth_gbs: float) -> float:
+    """One optimizer step's memory traffic over the achieved bandwidth."""
+    return params * OPTIMIZER_BYTES_PER_PARAM / (bandwidth_gbs * 1e9 * BANDWIDTH_EFFICIENCY)
+
+
+def compute_efficiency(gpu: GpuSpec, precision: str, conv_share: float = 0.0) -> float:
+    """The prior efficiency on `gpu`; time adds up per FLOP class, so the mix is a harmonic mean."""
     if precision == "fp32":
         matmul = FP32_COMPUTE_EFFICIENCY
+        conv = matmul * fitted_priors.conv_to_matmul()
     else:
-        matmul = COMPUTE_EFFICIENCY_BY_GENERATION.get(generation, COMPUTE_EFFICIENCY_DEFAULT)
-    conv = matmul * CONV_EFFICIENCY_RATIO
+        fit = fitted_priors.fitted()
+        ridge = fitted_priors.ridge_point(gpu.peak_tflops(precision), gpu.bandwidth_gbs)
+        matmul, conv = fit.efficiency("matmul", ridge), fit.efficiency("conv", ridge)
     return 1.0 / ((1.0 - conv_share) / matmul + conv_share / conv)

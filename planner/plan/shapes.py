@@ -104,7 +104,7 @@ class ShapeBook:
                 continue
             micro, accumulation = split
             step = self.perf.predict(gpu, n_gpus, micro, accumulation)
-            notes: list[str] = []
+            notes: list[str] = [f"step time {step.basis}"] if step.basis else []
             if accumulation > 1:
                 notes.append(f"accumulates {accumulation} micro-batches of {micro}: {fits} fit per GPU")
             if b_noise is not None and batch > priors.BEYOND_CRITICAL_FACTOR * b_noise:

@@ -11,14 +11,15 @@ its own ceiling:
 - host time: measured on a GPU probe, else a prior per parameter tensor (kernels per tensor);
 - data parallel over n GPUs adds a ring all-reduce, 2(n-1)/n x gradient bytes / link bandwidth,
   partly hidden behind backward.
-The efficiency is calibrated from the probe when it ran on a known GPU, else a stated prior.
+The efficiency is calibrated from the probe when it ran on a known GPU, else the prior fitted on
+public per-GPU throughput (pricing/priors_fit.json), whose rows and error each prediction names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.plan import priors
+from planner.plan import fitted_priors, priors
 from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
 
@@ -77,6 +78,7 @@ class StepPrediction:
     host_s: float
     allreduce_s: float
     provenance: Provenance
+    basis: str | None = None  # the fitted prior the compute part rests on, with its error band
 
 
 class StepTimeModel:
@@ -113,7 +115,7 @@ class StepTimeModel:
             return self.local_fit.host_s, "calibrated"
         tensors = self.report.model.param_tensors
         if tensors:
-            return tensors * priors.HOST_S_PER_PARAM_TENSOR, "prior"
+            return tensors * priors.host_s_per_param_tensor(), "prior"
         return priors.STEP_OVERHEAD_S, "prior"
 
     def _overlap(self) -> tuple[float, Provenance]:
@@ -125,8 +127,7 @@ class StepTimeModel:
         return priors.ALLREDUCE_OVERLAP, "prior"
 
     def _optimizer_s(self, gpu: GpuSpec) -> float:
-        bandwidth = gpu.bandwidth_gbs * 1e9 * priors.BANDWIDTH_EFFICIENCY  # bytes/s
-        return self.params * priors.OPTIMIZER_BYTES_PER_PARAM / bandwidth
+        return priors.optimizer_seconds(self.params, gpu.bandwidth_gbs)
 
     def fixed_s(self, gpu: GpuSpec) -> float:
         """Device work once per step: the optimizer, plus what else the probe's GPU measured
@@ -137,16 +138,14 @@ class StepTimeModel:
         return self._optimizer_s(gpu) + extra * self.local_gpu.bandwidth_gbs / gpu.bandwidth_gbs
 
     def efficiency(self, gpu: GpuSpec) -> tuple[float, Provenance]:
-        """Compute efficiency on `gpu`: calibrated from the probe, or the generation's prior."""
-        if self.calibrated_efficiency is not None and self.local_gpu is not None:
-            if gpu.generation == self.local_gpu.generation:
-                return self.calibrated_efficiency, "calibrated"
-            # Another generation: carry the measured-to-prior ratio over to its prior.
-            local_prior = priors.compute_efficiency(self.local_gpu.generation, self.precision)
-            scale = self.calibrated_efficiency / local_prior
-            return min(1.0, scale * priors.compute_efficiency(gpu.generation, self.precision)), "calibrated"
+        """Compute efficiency on `gpu`: calibrated from the probe, or the fitted prior."""
         conv_share = self.report.model.conv_flops_fraction or 0.0
-        return priors.compute_efficiency(gpu.generation, self.precision, conv_share), "prior"
+        prior = priors.compute_efficiency(gpu, self.precision, conv_share)
+        if self.calibrated_efficiency is not None and self.local_gpu is not None:
+            # Another GPU: carry the measured-to-prior ratio over to its prior.
+            local_prior = priors.compute_efficiency(self.local_gpu, self.precision, conv_share)
+            return min(1.0, self.calibrated_efficiency / local_prior * prior), "calibrated"
+        return prior, "prior"
 
     def allreduce_s(self, gpu: GpuSpec, n_gpus: int) -> float:
         """Ring all-reduce of fp32 gradients, the part not hidden behind backward."""
@@ -169,15 +168,17 @@ class StepTimeModel:
             host, fixed = fit.host_s, fit.fixed_s
             measured = accumulation == 1 and any(p.batch_size == micro_batch for p in self.report.ok_points())
             provenance: Provenance = "measured" if measured else "fitted"
+            basis: str | None = None
         else:
             eff, provenance = self.efficiency(gpu)
             per_micro = self.flops_per_sample * micro_batch / (gpu.peak_tflops(self.precision) * 1e12 * eff)
             host, fixed = self.host_s, self.fixed_s(gpu)
+            basis = fitted_priors.fitted().basis()
         allreduce = self.allreduce_s(gpu, n_gpus)
         seconds = (accumulation - 1) * max(host, per_micro) + max(host, per_micro + fixed) + allreduce
         if n_gpus > 1 and provenance in ("measured", "fitted"):
             provenance = "calibrated"  # the all-reduce part is modelled, not measured
-        return StepPrediction(seconds, per_micro * accumulation, fixed, host, allreduce, provenance)
+        return StepPrediction(seconds, per_micro * accumulation, fixed, host, allreduce, provenance, basis)
 
     def _is_local(self, gpu: GpuSpec) -> bool:
         return self.local_gpu is not None and gpu.name == self.local_gpu.name

@@ -1,6 +1,6 @@
 import pytest
 
-from planner.plan import priors
+from planner.plan import fitted_priors, priors
 from planner.contracts import DeviceInfo
 from planner.plan.memory import largest_batch, memory_fit_of
 from planner.plan.step_time import StepTimeModel, fit_step_time
@@ -42,7 +42,7 @@ def test_memory_fit_and_largest_batch(report):
 def test_compute_bound_prediction_from_a_cpu_probe(report):
     model = StepTimeModel(report, None, "bf16")
     step = model.predict(H100, 1, micro_batch=4, accumulation=1)
-    compute = 6e11 * 4 / (989e12 * priors.compute_efficiency("hopper", "bf16"))
+    compute = 6e11 * 4 / (989e12 * priors.compute_efficiency(H100, "bf16"))
     optimizer = 1e8 * priors.OPTIMIZER_BYTES_PER_PARAM / (3350e9 * priors.BANDWIDTH_EFFICIENCY)
     assert step.compute_s == pytest.approx(compute)
     assert step.fixed_s == pytest.approx(optimizer)
@@ -55,10 +55,10 @@ def test_compute_bound_prediction_from_a_cpu_probe(report):
 def test_host_bound_prediction_counts_kernels_per_parameter_tensor(report):
     small = report.model_copy(update={"model": report.model.model_copy(update={"param_tensors": 200})})
     model = StepTimeModel(small, None, "bf16")
-    host = 200 * priors.HOST_S_PER_PARAM_TENSOR
+    host = 200 * priors.host_s_per_param_tensor()
     step = model.predict(H100, 1, micro_batch=1, accumulation=4)
     assert step.host_s == pytest.approx(host)
-    compute = 6e11 / (989e12 * priors.compute_efficiency("hopper", "bf16"))
+    compute = 6e11 / (989e12 * priors.compute_efficiency(H100, "bf16"))
     assert compute < host  # launch-bound: each of the 4 micro-batches waits for the host
     assert step.seconds == pytest.approx(3 * host + max(host, compute + step.fixed_s))
 
@@ -77,7 +77,7 @@ def test_bandwidth_bound_case_is_dominated_by_the_optimizer():
 
 def test_no_bf16_on_t4_falls_back_to_fp16_ceiling(report):
     step = StepTimeModel(report, None, "bf16").predict(T4, 1, 1, 1)
-    assert step.compute_s == pytest.approx(6e11 / (65e12 * priors.compute_efficiency("turing", "bf16")))
+    assert step.compute_s == pytest.approx(6e11 / (65e12 * priors.compute_efficiency(T4, "bf16")))
     fp32 = StepTimeModel(report, None, "fp32").predict(T4, 1, 1, 1)
     assert fp32.compute_s == pytest.approx(6e11 / (8.1e12 * priors.FP32_COMPUTE_EFFICIENCY))
 
@@ -103,7 +103,7 @@ def test_calibrated_efficiency_from_a_gpu_probe():
     assert model.calibrated_efficiency == pytest.approx(0.5)
     eff, provenance = model.efficiency(A100)
     assert provenance == "calibrated"
-    hopper, ampere = priors.compute_efficiency("hopper", "bf16"), priors.compute_efficiency("ampere", "bf16")
+    hopper, ampere = priors.compute_efficiency(H100, "bf16"), priors.compute_efficiency(A100, "bf16")
     assert eff == pytest.approx(min(1.0, 0.5 / hopper * ampere))  # measured/prior ratio carried over
     local = model.predict(H100, 1, 16, 1)
     assert local.provenance == "measured"
@@ -129,9 +129,9 @@ def test_measured_overlap_from_an_nccl_ddp_probe_replaces_the_prior(report):
 
 
 def test_convolution_share_lowers_the_prior_efficiency(report):
-    matmul = priors.compute_efficiency("hopper", "bf16")
-    assert priors.compute_efficiency("hopper", "bf16", conv_share=1.0) == pytest.approx(matmul * priors.CONV_EFFICIENCY_RATIO)
-    half = priors.compute_efficiency("hopper", "bf16", conv_share=0.5)
-    assert half == pytest.approx(1 / (0.5 / matmul + 0.5 / (matmul * priors.CONV_EFFICIENCY_RATIO)))
+    matmul = priors.compute_efficiency(H100, "bf16")
+    assert priors.compute_efficiency(H100, "bf16", conv_share=1.0) == pytest.approx(matmul * fitted_priors.conv_to_matmul())
+    half = priors.compute_efficiency(H100, "bf16", conv_share=0.5)
+    assert half == pytest.approx(1 / (0.5 / matmul + 0.5 / (matmul * fitted_priors.conv_to_matmul())))
     cnn = report.model_copy(update={"model": report.model.model_copy(update={"conv_flops_fraction": 1.0})})
-    assert StepTimeModel(cnn, None, "bf16").efficiency(H100) == (pytest.approx(matmul * priors.CONV_EFFICIENCY_RATIO), "prior")
+    assert StepTimeModel(cnn, None, "bf16").efficiency(H100) == (pytest.approx(matmul * fitted_priors.conv_to_matmul()), "prior")

@@ -13,7 +13,7 @@ from .conftest import H100
 def test_cost_arithmetic_on_a_hand_checked_candidate(request_, report, catalog):
     plan = build_plan(request_, report, catalog)
     c = next(c for c in plan.candidates if c.provider == "lambda" and c.global_batch == 64)
-    compute = 6e11 * 64 / (989e12 * priors.compute_efficiency("hopper", "bf16"))  # FLOPs x B / (peak x prior)
+    compute = 6e11 * 64 / (989e12 * priors.compute_efficiency(H100, "bf16"))  # FLOPs x B / (peak x prior)
     fixed = 1e8 * 32 / (3350e9 * 0.80)  # optimizer bytes / bandwidth
     assert compute + fixed > priors.STEP_OVERHEAD_S  # device-bound: the host keeps up
     assert c.step_time_s == pytest.approx(compute + fixed)
