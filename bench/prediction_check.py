@@ -4,7 +4,7 @@
         bench/results/h200-2026-11-26/probe-gpt2-small-torch.json --out bench/results/prediction-h200.json
 
 For every batch the GPU probe ran: the step time the planner predicts from the CPU probe alone
-(FLOPs/sample, per-generation priors, optimizer bytes over bandwidth) against the measured one.
+(FLOPs/sample, the fitted priors of pricing/priors_fit.json, optimizer bytes over bandwidth) against the measured one.
 For memory: the largest batch the CPU probe's memory fit allows at the GPU's capacity (no
 margin, to compare with the measured boundary) and with the planner's margin and context.
 """
