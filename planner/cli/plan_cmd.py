@@ -79,7 +79,8 @@ def _probe_report(args: argparse.Namespace, base: PlanRequest | None) -> ProbeRe
 
     # The noise steps train as the reference run would, unless told otherwise.
     reference_lr = args.ref_lr or (base.reference.lr if base else DEFAULT_REFERENCE.lr)
-    return probe_from_args(args, noise_lr=args.noise_lr or reference_lr)
+    reference_batch = args.ref_batch or (base.reference.batch_size if base else None)
+    return probe_from_args(args, noise_lr=args.noise_lr or reference_lr, reference_batch=reference_batch)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -73,9 +73,11 @@ def _print_event(event: object) -> None:
         sys.stderr.write(f"probe: {text}\n")
 
 
-def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None) -> ProbeReport:
+def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
+                    reference_batch: int | None = None) -> ProbeReport:
     """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out.
-    noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's)."""
+    noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's);
+    reference_batch: the reference run's batch, which caps the noise steps' B_small."""
     from planner.probe import ProbeConfig, run_probe
 
     out = Path(args.out) if getattr(args, "out", None) else None
@@ -98,6 +100,7 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None) -> 
         "noise_train_steps": args.noise_train_steps,
         "noise_target_loss": args.noise_target_loss,
         "noise_lr": args.noise_lr or noise_lr,
+        "noise_reference_batch": reference_batch,
         "nproc": args.nproc,
     }
     try:
@@ -146,15 +149,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _extras(report: ProbeReport) -> list[str]:
     """Summary lines for the noise scale and the DDP probe, when they ran."""
-    from planner.probe.noise import format_batch
+    from planner.probe.noise import band_text, format_batch
 
     lines = []
     ddp_noise = report.ddp.noise_scale if report.ddp else None
     for label, noise in (("noise scale", report.noise_scale), ("DDP noise scale", ddp_noise)):
         if noise:
-            lines.append(f"{label}: B_simple ≈ {format_batch(noise.b_simple)} "
-                         f"(90% band {format_batch(noise.low)} .. {format_batch(noise.high)}), "
+            lines.append(f"{label}: B_simple ≈ {format_batch(noise.b_simple)} ({band_text(noise.low, noise.high)}), "
                          f"B_small={noise.b_small}, B_big={noise.b_big}, {noise.steps} steps{_when(noise)}")
+            if noise.preconditioned:
+                pre = noise.preconditioned
+                lines.append(f"{label}, Adam-preconditioned: B_simple ≈ {format_batch(pre.b_simple)} "
+                             f"({band_text(pre.low, pre.high)}), {pre.steps} steps")
     if report.ddp:
         ddp = report.ddp
         efficiency = f"{ddp.scaling_efficiency:.0%}" if ddp.scaling_efficiency is not None else "n/a"

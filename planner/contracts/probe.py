@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.contracts.request import Precision
 
@@ -71,7 +71,10 @@ class ProbeSettings(_Strict):
     memory_cap_bytes: int | None
     warmup_steps: int
     timed_steps: int
-    plateau_gain: float = Field(description="stop once doubling the batch gains less than this fraction")
+    plateau_gain: float = Field(
+        description="GPU: stop after two doublings in a row gain less than this fraction; never on a CPU"
+    )
+    min_timed_s: float | None = Field(default=None, description="each point was timed over at least this many seconds")
     start_batch: int = 1
     point_time_limit_s: float | None = Field(default=None, description="cap on one point's timed steps")
     refine_multiple: int = Field(default=8, description="binary refinement after an OOM stops at this granularity")
@@ -82,6 +85,7 @@ class ProbeSettings(_Strict):
     noise_train_steps: int = Field(default=0, description="most training steps before that measurement")
     noise_target_loss: float | None = Field(default=None, description="loss that ended that training early")
     nproc: int = Field(default=1, description="processes of the DDP probe (1: none)")
+    noise_reference_batch: int | None = Field(default=None, description="the reference batch that capped B_small")
 
 
 class ProbePoint(_Strict):
@@ -99,6 +103,12 @@ class ProbePoint(_Strict):
     achieved_tflops: float | None = Field(default=None, description="flops_per_sample * samples_per_s (derived)")
     mfu: float | None = Field(default=None, description="achieved_tflops / device peak (derived)")
     resumed: bool = Field(default=False, description="read back from an earlier run's point log, not re-measured")
+    step_time_spread: float | None = Field(
+        default=None, ge=0, description="(q75 - q25) / median of the timed steps: the point's relative dispersion"
+    )
+    measurements: int = Field(
+        default=1, ge=1, description="times the point was timed: a noisy or implausible gain re-measures it"
+    )
 
 
 class MemoryFit(_Strict):
@@ -139,12 +149,38 @@ class MemoryCheck(_Strict):
     )
 
 
+class NoiseRead(_Strict):
+    """B_simple from one choice of the smaller batch, the larger one held (the band spans these)."""
+
+    b_small: int = Field(ge=1)
+    b_big: int = Field(ge=2)
+    b_simple: float | None = Field(description="None where |G|² or tr(Sigma) averaged to <= 0")
+
+
+class PreconditionedNoise(_Strict):
+    """B_simple of gradients divided by Adam's sqrt(v_hat) + eps, as AdaptDL measures it for Adam."""
+
+    b_simple: float = Field(gt=0)
+    low: float | None = Field(default=None, gt=0, description="90% band; None when the band is insufficient")
+    high: float | None = Field(default=None, gt=0)
+    steps: int = Field(ge=0, description="measured steps with an optimizer state to precondition by")
+    grad_sqnorm: float | None = None
+    trace_sigma: float | None = None
+    preconditioner: str = "sqrt(exp_avg_sq / (1 - beta2^step)) + eps of the run's Adam"
+
+
+BandStatus = Literal["measured", "insufficient"]
+
+
 class NoiseScale(_Strict):
     """Gradient noise scale B_simple = tr(Sigma)/|G|^2 (McCandlish et al. 2018) with its band."""
 
     b_simple: float = Field(gt=0)
-    low: float = Field(gt=0)
-    high: float = Field(gt=0)
+    low: float | None = Field(default=None, gt=0, description="90% band; None when the band is insufficient")
+    high: float | None = Field(default=None, gt=0)
+    band: BandStatus = Field(
+        default="measured", description="insufficient: too few measured steps for a band; B_simple is a point read"
+    )
     b_small: int
     b_big: int
     steps: int
@@ -156,6 +192,18 @@ class NoiseScale(_Strict):
     lr: float | None = Field(default=None, description="learning rate of the training steps it was measured over")
     trained_steps: int = Field(default=0, ge=0, description="training steps taken before the measured ones")
     train_loss: float | None = Field(default=None, description="mean training loss over the measured steps")
+    reads: list[NoiseRead] = Field(
+        default_factory=list, description="B_simple at each smaller batch tried against b_big; the band spans them"
+    )
+    preconditioned: PreconditionedNoise | None = Field(
+        default=None, description="Adam-family runs: the noise scale of the Adam-preconditioned gradients"
+    )
+
+    @model_validator(mode="after")
+    def _band_matches_status(self) -> NoiseScale:
+        if (self.band == "measured") != (self.low is not None and self.high is not None):
+            raise ValueError(f"band '{self.band}' needs low and high {'set' if self.band == 'measured' else 'unset'}")
+        return self
 
 
 class DdpPoint(_Strict):

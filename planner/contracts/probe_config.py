@@ -33,7 +33,14 @@ class ProbeConfig(BaseModel):
     )
     warmup_steps: int = Field(default=2, ge=1, description="untimed steps first (allocator, kernel compilation)")
     timed_steps: int = Field(default=5, ge=1)
-    plateau_gain: float = Field(default=0.05, ge=-1, description="stop once doubling gains less than this (-1: never)")
+    min_timed_s: float = Field(
+        default=0.2, ge=0,
+        description="GPU: each point is timed over at least timed_steps steps and this many seconds (within point_time_limit_s)",
+    )
+    plateau_gain: float = Field(
+        default=0.05, ge=-1,
+        description="GPU only: stop after two doublings in a row gain less than this (-1: never); a CPU never stops on it",
+    )
     refine_multiple: int = Field(default=8, ge=1, description="refine the OOM boundary down to this multiple")
     safety_margin: float = Field(default=0.1, ge=0, lt=1, description="memory kept free below the capacity")
     log_path: Path | None = Field(default=None, description="JSONL log, one line per finished point")
@@ -43,7 +50,10 @@ class ProbeConfig(BaseModel):
         default=0, ge=0, description="after the sweep: training steps measuring the gradient noise scale (0: off)"
     )
     noise_micro_batches: int = Field(
-        default=4, ge=2, description="k: B_small is the recommended batch, B_big = k x B_small in micro-batches"
+        default=4, ge=2, description="k: B_big = k x B_small, run as k micro-batches of B_small"
+    )
+    noise_reference_batch: int | None = Field(
+        default=None, ge=1, description="the reference run's batch: B_small is at most it (and max_batch, and what fits)"
     )
     noise_ema: float = Field(default=0.95, ge=0, lt=1, description="weight the noise-scale averages keep per step")
     noise_lr: float | None = Field(

@@ -50,6 +50,10 @@ def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
 
 def _noise_scale_warning(noise: NoiseScale) -> str:
     """Where the measured noise scale was read: it grows as the loss falls (McCandlish et al. 2018)."""
+    if noise.band == "insufficient":
+        return (f"the probe's noise scale ({noise.b_simple:,.1f}) comes from {noise.steps} measured steps, too few "
+                "for a band: the plan does not use it and shows how the choice moves with B_noise instead; "
+                "probe with --noise-steps 20 or more")
     grows = ("it grows as the loss falls (McCandlish et al. 2018), so if your target loss is lower, "
              "large batches may do better than this plan says")
     if noise.trained_steps and noise.train_loss is not None:
@@ -197,7 +201,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     step_model = StepTimeModel(report, local_gpu, request.precision)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
-    b_noise = request.noise_scale or (noise.b_simple if noise else None)
+    measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band
+    b_noise = request.noise_scale or (measured.b_simple if measured else None)
     if request.noise_scale is None and noise is not None:
         warnings.append(_noise_scale_warning(noise))
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)

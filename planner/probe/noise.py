@@ -1,24 +1,19 @@
-"""Gradient noise scale B_simple = tr(Σ)/|G|² from squared gradient norms at two batch sizes.
+"""The probe's noise-scale phase: real training steps that read B_simple (noise_estimator.py).
 
-McCandlish et al. 2018, "An Empirical Model of Large-Batch Training", Appendix A. A gradient
-averaged over B samples has E|g_B|² = |G|² + tr(Σ)/B, so two batch sizes B_small < B_big give
-unbiased estimates of both terms (`two_batch_estimates`). Per step they are far too noisy to
-divide, so each is averaged over steps on its own -- an exponential moving average, since the
-model trains while we measure -- and only the averages are divided.
+In one process the two sizes are micro-batches: B_big = k x B_small, each micro-batch's gradient
+is added into an accumulator by `kernels.accumulate_grad_sqnorm`, which returns |g_small|² from
+the same pass; the mean of the k micro-batch gradients is the big batch's gradient, and the
+optimizer steps with it (real training). The accumulator after 2, 4, ... micro-batches is the
+gradient of 2·B_small, 4·B_small, ...: those reads show how B_simple depends on B_small. Under
+DDP the per-rank gradient is the small batch and the all-reduced one the big batch (ddp_worker.py).
 
-The band is a bootstrap over steps: the steps are resampled with replacement (each keeping its
-EMA weight), the same weighted ratio is taken per resample, and the 5th and 95th percentiles of
-those ratios are the 90% band. On the closed-form task of tests/probe/test_noise_scale.py
-(B_simple = 25, 300 seeds) it held the truth 89-90% of the time for 20-60 steps at B_small = 16,
-and 85% at B_small = 4 (the estimate's spread grows as B_small falls below B_simple). A band open
-above (|G|² not resolved from zero) or reaching zero (tr(Σ) not resolved from zero) yields no
-NoiseScale but a warning with the bound we have.
+Adam-family optimizers: the same norms are also taken of the gradients divided by Adam's
+preconditioner √v̂ + ε (AdaptDL's AdamGradientNoiseScale; McCandlish et al. 2018 §2.2 suggest
+it): the noise scale of the update direction Adam actually follows. The preconditioner is read
+once per step, before that step's update, so both sizes of one step see the same one.
 
-In one process (`measure_noise_scale`) the two sizes are micro-batches: B_big = k x B_small,
-each micro-batch's gradient is added into an accumulator by `kernels.accumulate_grad_sqnorm`,
-which returns |g_small|² from the same pass; the mean of the k micro-batch gradients is the
-big batch's gradient, and the optimizer steps with it (real training). Under DDP the per-rank
-gradient is the small batch and the all-reduced one the big batch (see ddp_worker.py).
+B_small is chosen here (`choose_b_small`), not left to where the sweep stopped: the smallest of
+the largest batch that fits, max_batch and the reference run's batch.
 """
 
 from __future__ import annotations
@@ -31,136 +26,58 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from planner.contracts.probe import NoiseScale
-from planner.models.messages import one_line
 from planner.contracts.probe_config import ProbeConfig
+from planner.models.messages import one_line
+from planner.probe.noise_estimator import (
+    MIN_BAND_STEPS,
+    MIN_STEPS,
+    NoiseOutcome,
+    NoiseScaleEstimator,
+    format_batch,
+    preconditioned,
+    two_batch_estimates,
+)
 from planner.probe.point import Cancelled
 from planner.probe.step import TrainStep
 
-MIN_STEPS = 3  # fewer steps give no band worth the name; the phase runs at least this many
-BAND = (0.05, 0.95)  # bootstrap percentiles: a 90% band
-RESAMPLES = 1000
-BOOTSTRAP_SEED = 0  # the band of a given run is reproducible
+__all__ = ["MIN_BAND_STEPS", "MIN_STEPS", "NoiseOutcome", "NoiseScaleEstimator", "choose_b_small", "format_batch",
+           "measure_noise_scale", "noise_phase", "two_batch_estimates"]
+
+PRECONDITIONER = "Adam's sqrt(exp_avg_sq / (1 - beta2^step)) + eps (AdaptDL)"
+MIN_PRECONDITION_STEPS = 5  # v̂ averages too few squared gradients before this (AdaptDL waits 5 steps too)
+RESERVE_MARGIN = 1.2  # a measured step costs a little more than a training step (its extra norms)
 
 
-def format_batch(samples: float) -> str:
-    """1,234 / 12.3 / 0.829: whole samples from 100 up, three significant digits below."""
-    return f"{samples:,.0f}" if samples >= 100 else f"{samples:.3g}"
+def choose_b_small(fits: int, max_batch: int | None, reference_batch: int | None) -> int:
+    """The noise phase's B_small: the smallest of the largest batch that fits, max_batch and the
+    reference run's batch -- the same on every run of one setup, wherever the sweep stopped."""
+    return min(b for b in (fits, max_batch, reference_batch) if b is not None)
 
 
-def two_batch_estimates(g_small_sq: float, g_big_sq: float, b_small: int, b_big: int) -> tuple[float, float]:
-    """(|G|², tr(Σ)) estimated from |g|² at B_small and at B_big (samples per gradient).
-
-    Unbiased for E|g_B|² = |G|² + tr(Σ)/B; either may come out negative on one step.
-    """
-    if not 0 < b_small < b_big:
-        raise ValueError(f"need 0 < B_small < B_big, got B_small={b_small}, B_big={b_big}")
-    g_sq = (b_big * g_big_sq - b_small * g_small_sq) / (b_big - b_small)
-    trace = (g_small_sq - g_big_sq) / (1 / b_small - 1 / b_big)
-    return g_sq, trace
+def prefix_sizes(micro_batches: int) -> list[int]:
+    """Micro-batch counts j = 2, 4, ... below k whose running sum is read as a gradient of j·B_small."""
+    return [j for j in (2**m for m in range(1, micro_batches.bit_length())) if j < micro_batches]
 
 
-@dataclass
-class NoiseOutcome:
-    """A NoiseScale when the estimate and its band are resolved, else None; warnings say why."""
-
-    noise_scale: NoiseScale | None
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class NoiseScaleEstimator:
-    """Collects one (|g_small|², |g_big|²) pair per step; `outcome()` gives B_simple and its band.
-
-    ema: weight kept by the running averages per step (0.95: the last ~20 steps count most).
-    """
-
-    b_small: int
-    b_big: int
-    ema: float = 0.95
-    method: str = "micro-batches"
-    g_sq: list[float] = field(default_factory=list)  # per-step |G|² estimates
-    trace: list[float] = field(default_factory=list)  # per-step tr(Σ) estimates
-
-    def __post_init__(self) -> None:
-        two_batch_estimates(1.0, 1.0, self.b_small, self.b_big)  # validates the pair of sizes
-        if not 0 <= self.ema < 1:
-            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
-
-    @property
-    def steps(self) -> int:
-        return len(self.g_sq)
-
-    def add(self, g_small_sq: float, g_big_sq: float) -> None:
-        """One step: |g_small|² (the mean over its small batches) and |g_big|²."""
-        g_sq, trace = two_batch_estimates(g_small_sq, g_big_sq, self.b_small, self.b_big)
-        self.g_sq.append(g_sq)
-        self.trace.append(trace)
-
-    def averages(self) -> tuple[float, float]:
-        """(EMA of |G|², EMA of tr(Σ)), bias-corrected -- which cancels in their ratio."""
-        weights = self._weights()
-        total = weights.sum()
-        return float(weights @ np.array(self.g_sq)) / total, float(weights @ np.array(self.trace)) / total
-
-    def weighted_mean(self, per_step: list[float]) -> float:
-        """A per-step figure (one per step added) averaged with the estimates' EMA weights."""
-        weights = self._weights()
-        return float(weights @ np.array(per_step, dtype=float)) / float(weights.sum())
-
-    def b_simple(self) -> float | None:
-        """The current estimate, or None while |G|² or tr(Σ) averages to ≤ 0."""
-        if not self.steps:
+def adam_denominators(step: TrainStep, params: list[torch.nn.Parameter]) -> list[torch.Tensor] | None:
+    """Per parameter √v̂ + ε of an Adam-family optimizer, or None (not Adam, or too few steps yet)."""
+    optimizer = step.optimizer
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    denominators = []
+    for param in params:
+        group, state = groups.get(id(param)), optimizer.state.get(param, {})
+        if group is None or "betas" not in group or "exp_avg_sq" not in state or "step" not in state:
             return None
-        g_sq, trace = self.averages()
-        return trace / g_sq if g_sq > 0 and trace > 0 else None
+        steps = float(state["step"])
+        if steps < MIN_PRECONDITION_STEPS:
+            return None
+        v_hat = state["exp_avg_sq"].float() / (1 - group["betas"][1] ** steps)
+        denominators.append(v_hat.sqrt().add_(group["eps"]))
+    return denominators
 
-    def band(self) -> tuple[float, float]:
-        """The 90% bootstrap band (low, high); inf when |G|² is not resolved from zero, 0 when tr(Σ) is not."""
-        weights = self._weights()
-        rng = np.random.default_rng(BOOTSTRAP_SEED)
-        counts = rng.multinomial(self.steps, np.full(self.steps, 1 / self.steps), size=RESAMPLES)
-        g_sq = counts @ (weights * np.array(self.g_sq))
-        trace = counts @ (weights * np.array(self.trace))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # |G|² <= 0: the noise swamps the signal, B_noise is beyond reach (inf); else
-            # tr(Σ) <= 0: no noise seen at all, B_noise is below anything measured (0).
-            ratios = np.where(g_sq <= 0, np.inf, np.where(trace <= 0, 0.0, trace / g_sq))
-        low, high = np.quantile(ratios, BAND, method="inverted_cdf")
-        return float(low), float(high)
 
-    def outcome(self) -> NoiseOutcome:
-        if self.steps < MIN_STEPS:
-            return NoiseOutcome(None, [f"noise scale not measured: {self.steps} step(s) ran, {MIN_STEPS} needed"])
-        g_sq, trace = self.averages()
-        low, high = self.band()
-        if g_sq <= 0:
-            bound = f"; B_noise is likely above {format_batch(low)}" if np.isfinite(low) else ""
-            return self._unresolved(f"the |G|² estimate is {g_sq:.3g} <= 0, gradient noise dominates{bound}")
-        if trace <= 0:
-            return self._unresolved(f"the tr(Σ) estimate is {trace:.3g} <= 0, no gradient noise seen; "
-                                    f"B_noise is likely below {self.b_small}")
-        b_simple = trace / g_sq
-        if not np.isfinite(high):
-            return self._unresolved(f"B_simple ≈ {format_batch(b_simple)} but its 90% band is open above "
-                                    f"(|G|² not resolved from zero): B_noise > {format_batch(low)}")
-        if low <= 0:
-            return self._unresolved(f"B_simple ≈ {format_batch(b_simple)} but its 90% band reaches 0 "
-                                    f"(tr(Σ) not resolved from zero): B_noise < {format_batch(high)}")
-        return NoiseOutcome(NoiseScale(
-            b_simple=b_simple, low=min(low, b_simple), high=max(high, b_simple), b_small=self.b_small,
-            b_big=self.b_big, steps=self.steps, provenance="measured", grad_sqnorm=g_sq, trace_sigma=trace,
-            ema=self.ema, method=f"two-batch ({self.method}); band: 90% bootstrap over steps",
-        ))
-
-    def _unresolved(self, why: str) -> NoiseOutcome:
-        warning = (f"noise scale not resolved (B_small={self.b_small}, B_big={self.b_big}, {self.steps} steps): "
-                   f"{why}; more steps (--noise-steps) narrow the band")
-        return NoiseOutcome(None, [warning])
-
-    def _weights(self) -> np.ndarray:
-        """EMA weights, oldest step first: ema^(steps-1), ..., ema, 1."""
-        return self.ema ** np.arange(self.steps - 1, -1, -1, dtype=float)
+def is_adam_family(step: TrainStep) -> bool:
+    return all("betas" in g and "eps" in g for g in step.optimizer.param_groups)
 
 
 StepCallback = Callable[[NoiseScaleEstimator], None]
@@ -185,13 +102,16 @@ def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: fl
     """The probe's noise-scale phase: config.noise_train_steps steps towards noise_target_loss,
     then config.noise_steps measured steps, all of B_big = k x b_small at config.noise_lr.
 
-    Stops at `deadline` (time.perf_counter(), the measurement after at least MIN_STEPS), on
-    `cancel` or Ctrl-C with the steps done so far; a failing step ends it with a warning. Never
-    raises for a measurement that did not work out: the sweep's report stands either way.
+    The training ends early to leave time before `deadline` (time.perf_counter()) for
+    min(noise_steps, MIN_BAND_STEPS) measured steps; the measurement stops at it after at least
+    MIN_STEPS, on `cancel` or Ctrl-C with the steps done so far; a failing step ends it with a
+    warning. Never raises for a measurement that did not work out: the sweep's report stands.
     """
     k, steps = config.noise_micro_batches, config.noise_steps
     lr = set_learning_rate(step, config.noise_lr)
     estimator = NoiseScaleEstimator(b_small, k * b_small, config.noise_ema)
+    pre = NoiseScaleEstimator(b_small, k * b_small, config.noise_ema, method="micro-batches, preconditioned") \
+        if is_adam_family(step) else None
     every = max(1, steps // 10)  # about ten progress lines, however many steps
     train_losses: list[float] = []
     losses: list[float] = []
@@ -211,12 +131,12 @@ def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: fl
             stopped = train_before_measuring(step, config, b_small, train_losses, deadline, cancel, say)
             if stopped == "time limit":
                 at = f", at loss {recent_loss(train_losses):.4g}" if train_losses else ""
-                warnings.append(f"noise scale: the training before it reached the time limit after "
-                                f"{len(train_losses)} of {config.noise_train_steps} steps{at}; "
-                                "a longer --time-limit lets it go on")
+                warnings.append(f"noise scale: the training before it stopped after {len(train_losses)} of "
+                                f"{config.noise_train_steps} steps{at}, to leave the time limit room for "
+                                f"{min(steps, MIN_BAND_STEPS)} measured steps; a longer --time-limit lets it go on")
         say(f"noise scale: {steps} training steps of B_big={k * b_small} as {k} micro-batches of B_small={b_small}")
         stopped = measure_noise_scale(step, estimator, steps, deadline=deadline, cancel=cancel, on_step=progress,
-                                      losses=losses)
+                                      losses=losses, preconditioned_estimator=pre)
     except Cancelled:
         stopped = "cancelled"
     except KeyboardInterrupt:
@@ -229,12 +149,23 @@ def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: fl
     if stopped:
         outcome.warnings.insert(0, f"noise scale: {stopped} after {estimator.steps} of {steps} steps")
     if outcome.noise_scale is not None:
-        ns = outcome.noise_scale = outcome.noise_scale.model_copy(
-            update={"lr": lr, "trained_steps": len(train_losses), "train_loss": estimator.weighted_mean(losses)})
-        say(f"noise scale: B_simple ≈ {format_batch(ns.b_simple)} "
-            f"(90% band {format_batch(ns.low)} .. {format_batch(ns.high)}) "
+        extra, pre_warnings = preconditioned(pre, PRECONDITIONER) if pre is not None else (None, [])
+        outcome.warnings += pre_warnings
+        ns = outcome.noise_scale = outcome.noise_scale.model_copy(update={
+            "lr": lr, "trained_steps": len(train_losses), "train_loss": estimator.weighted_mean(losses),
+            "preconditioned": extra})
+        say(f"noise scale: B_simple ≈ {format_batch(ns.b_simple)} ({band_text(ns.low, ns.high)}) "
             f"from {ns.steps} steps at B_small={ns.b_small}, B_big={ns.b_big}, loss {ns.train_loss:.4g}")
+        if extra is not None:
+            say(f"noise scale, Adam-preconditioned: B_simple ≈ {format_batch(extra.b_simple)} "
+                f"({band_text(extra.low, extra.high)})")
     return outcome
+
+
+def band_text(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return f"no band: under {MIN_BAND_STEPS} measured steps"
+    return f"90% band {format_batch(low)} .. {format_batch(high)}"
 
 
 def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, losses: list[float],
@@ -243,17 +174,21 @@ def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, l
     the norms discarded), each step's loss appended to `losses`.
 
     Returns "target loss" once the mean of the last LOSS_WINDOW losses is at or below
-    config.noise_target_loss, "time limit" past `deadline`, else None (every step ran).
+    config.noise_target_loss, "time limit" once the time left before `deadline` would no longer
+    hold min(noise_steps, MIN_BAND_STEPS) more steps, else None (every step ran).
     """
     k, total, target = config.noise_micro_batches, config.noise_train_steps, config.noise_target_loss
+    reserved_steps = min(config.noise_steps, MIN_BAND_STEPS)
     params = [p for p in step.model.parameters() if p.requires_grad]
     accums = [torch.zeros(p.shape, dtype=torch.float32, device=p.device) for p in params]
     every = max(1, total // 10)
+    began = time.perf_counter()
     try:
         for done in range(total):
-            if time.perf_counter() > deadline:
+            per_step = (time.perf_counter() - began) / done if done else 0.0
+            if time.perf_counter() + RESERVE_MARGIN * reserved_steps * per_step > deadline:
                 return "time limit"
-            losses.append(_one_step(step, params, accums, b_small, k, cancel)[2])
+            losses.append(_one_step(step, params, accums, b_small, k, cancel).loss)
             if (done + 1) % every == 0:
                 say(f"noise scale: trained {done + 1}/{total} steps, loss {recent_loss(losses):.4g}")
             if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
@@ -266,9 +201,12 @@ def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, l
 
 def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: int, *,
                         deadline: float | None = None, cancel: threading.Event | None = None,
-                        on_step: StepCallback | None = None, losses: list[float] | None = None) -> str | None:
+                        on_step: StepCallback | None = None, losses: list[float] | None = None,
+                        preconditioned_estimator: NoiseScaleEstimator | None = None) -> str | None:
     """Train `steps` real steps of B_big = k x B_small samples, adding each step to `estimator`
-    (and its mean training loss to `losses`, when given).
+    (with the reads at 2·B_small, 4·B_small, ... below B_big), its mean training loss to
+    `losses`, and its Adam-preconditioned norms to `preconditioned_estimator`, when given (steps
+    before Adam's state is MIN_PRECONDITION_STEPS old are left out of that one).
 
     Stops early, after at least MIN_STEPS, once time.perf_counter() passes `deadline`, and says
     so ("time limit"); else returns None. Raises Cancelled (checked between micro-batches) when
@@ -283,41 +221,83 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
     for done in range(steps):
         if done >= MIN_STEPS and deadline is not None and time.perf_counter() > deadline:
             return "time limit"
-        small_sq, big_sq, loss = _one_step(step, params, accums, b_small, micro_batches, cancel)
-        estimator.add(small_sq, big_sq)
+        norms = _one_step(step, params, accums, b_small, micro_batches, cancel, measure=True,
+                          precondition=preconditioned_estimator is not None)
+        estimator.add(norms.small_sq, norms.big_sq, {j * b_small: v for j, v in norms.prefix_sq.items()})
+        if preconditioned_estimator is not None and norms.pre_small_sq is not None and norms.pre_big_sq is not None:
+            preconditioned_estimator.add(norms.pre_small_sq, norms.pre_big_sq)
         if losses is not None:
-            losses.append(loss)
+            losses.append(norms.loss)
         if on_step is not None:
             on_step(estimator)
     return None
 
 
+@dataclass
+class StepNorms:
+    """One step's squared gradient norms (fp32 sums) and its mean loss."""
+
+    small_sq: float  # mean |g_small|² over the micro-batches
+    big_sq: float  # |g_big|², the mean of the micro-batch gradients
+    loss: float
+    prefix_sq: dict[int, float] = field(default_factory=dict)  # j -> |sum of the first j / j|²: a j·B_small gradient
+    pre_small_sq: float | None = None  # the same, of the gradients divided by Adam's √v̂ + ε
+    pre_big_sq: float | None = None
+
+
 def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[torch.Tensor], b_small: int,
-              micro_batches: int, cancel: threading.Event | None) -> tuple[float, float, float]:
-    """(mean |g_small|² over the micro-batches, |g_big|², mean loss) of one training step."""
+              micro_batches: int, cancel: threading.Event | None, measure: bool = False,
+              precondition: bool = False) -> StepNorms:
+    """One training step of `micro_batches` x `b_small` samples; `measure` adds the prefix reads,
+    `precondition` the preconditioned norms (where Adam's state is old enough)."""
     from kernels import accumulate_grad_sqnorm  # imports triton: only once a noise scale is asked for
 
     step.release_grads()  # last step's gradients may alias the accumulators zeroed next
     for accum in accums:
         accum.zero_()
+    denominators = adam_denominators(step, params) if precondition else None  # before this step's update
+    prefixes = set(prefix_sizes(micro_batches)) if measure else set()
     touched = [False] * len(params)  # a parameter no micro-batch reached keeps grad None, as in training
-    small_sq, losses = [], []
-    for _ in range(micro_batches):
+    small_sq, pre_small_sq, losses, prefix_sq = [], [], [], {}
+    for j in range(1, micro_batches + 1):
         if cancel is not None and cancel.is_set():
             raise Cancelled
         losses.append(step.forward_backward(step.bundle.make_batch(b_small, step.device), zero_grad=True).float())
         live = [i for i, p in enumerate(params) if p.grad is not None]
         for i in live:
             touched[i] = True
+        grads = [params[i].grad.contiguous() for i in live]
+        if denominators is not None:
+            pre_small_sq.append(_sqnorm(grads, [denominators[i] for i in live]))
         # Each micro-batch loss is a mean over its samples, so its gradient is g_small.
-        small_sq.append(accumulate_grad_sqnorm([accums[i] for i in live], [params[i].grad.contiguous() for i in live]))
+        small_sq.append(accumulate_grad_sqnorm([accums[i] for i in live], grads))
+        if j in prefixes:
+            prefix_sq[j] = _sqnorm([accums[i] for i, reached in enumerate(touched) if reached]) / j**2
     step.release_grads()
     big_sq = torch.zeros((), dtype=torch.float32, device=step.device)
-    for param, accum, reached in zip(params, accums, touched, strict=True):
-        if reached:
-            accum.div_(micro_batches)  # the mean of k micro-batch means: the B_big gradient
-            big_sq += accum.square().sum()
-            param.grad = accum.to(param.dtype)
+    reached = [i for i, t in enumerate(touched) if t]
+    for i in reached:
+        accums[i].div_(micro_batches)  # the mean of k micro-batch means: the B_big gradient
+        big_sq += accums[i].square().sum()
+        params[i].grad = accums[i].to(params[i].dtype)
+    pre_big_sq = _sqnorm([accums[i] for i in reached], [denominators[i] for i in reached]) \
+        if denominators is not None else None
     step.optimizer_step()
-    values = torch.stack([torch.stack(small_sq).mean(), big_sq, torch.stack(losses).mean()]).tolist()
-    return values[0], values[1], values[2]  # one device sync per step
+    # one device sync per step
+    head = [torch.stack(small_sq).mean(), big_sq, torch.stack(losses).mean(), *prefix_sq.values()]
+    if pre_big_sq is not None:
+        head += [torch.stack(pre_small_sq).mean(), pre_big_sq]
+    values = torch.stack(head).tolist()
+    norms = StepNorms(values[0], values[1], values[2], dict(zip(prefix_sq, values[3:3 + len(prefix_sq)], strict=True)))
+    if pre_big_sq is not None:
+        norms.pre_small_sq, norms.pre_big_sq = values[-2], values[-1]
+    return norms
+
+
+def _sqnorm(tensors: list[torch.Tensor], denominators: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Σ |t / d|² in fp32 (d = 1 when no denominators), as a 0-d tensor: no device sync."""
+    total = torch.zeros((), dtype=torch.float32, device=tensors[0].device if tensors else None)
+    for n, t in enumerate(tensors):
+        t32 = t.float() if denominators is None else t.float() / denominators[n]
+        total += t32.square().sum()
+    return total

@@ -1,8 +1,10 @@
 """Measure one batch size: warm up, read the peak memory, time the steps.
 
 Timing: warm-up steps first (first-touch allocation, kernel compilation, optimizer state),
-then `timed_steps` steps, each timed alone -- CUDA events on a GPU, perf_counter on a CPU --
-reported as median with min and max. Memory: torch.cuda.max_memory_allocated on a GPU; on a
+then at least `timed_steps` steps and -- where throughput decides the sweep (a GPU) -- at least
+`min_timed_s` seconds of them (a 2 ms step timed 5 times is 10 ms: one hiccup moves its
+median), each timed alone -- CUDA events on a GPU,
+perf_counter on a CPU -- reported as median with min, max and (q75 - q25) / median. Memory: torch.cuda.max_memory_allocated on a GPU; on a
 CPU the traced peak of live tensor bytes during the last warm-up step, checked against the cap.
 """
 
@@ -19,6 +21,7 @@ from planner.contracts.probe import ProbePoint
 from planner.errors import BadInput
 from planner.models.messages import one_line
 from planner.contracts.probe_config import ProbeConfig
+from planner.probe import plateau as throughput
 from planner.probe.memtrace import traced_step_peak
 from planner.probe.step import TrainStep
 
@@ -57,6 +60,7 @@ def measure_point(step: TrainStep, batch_size: int, config: ProbeConfig, cap_byt
         del batch
         _free(step)
     median = statistics.median(times)
+    quartiles = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else None
     return ProbePoint(
         batch_size=batch_size,
         status="ok",
@@ -64,6 +68,7 @@ def measure_point(step: TrainStep, batch_size: int, config: ProbeConfig, cap_byt
         step_time_min_s=min(times),
         step_time_max_s=max(times),
         timed_steps=len(times),
+        step_time_spread=(quartiles[2] - quartiles[0]) / median if quartiles and median > 0 else None,
         samples_per_s=batch_size / median,
         peak_memory_bytes=peak,
         memory_provenance="measured" if peak is not None else None,
@@ -84,10 +89,12 @@ def _warm_up(step: TrainStep, batch, steps: int) -> int | None:
 
 
 def _timed_steps(step: TrainStep, batch, config: ProbeConfig, cancel: threading.Event | None) -> list[float]:
-    """Seconds per step; stops early (after at least one) past the point's time limit."""
+    """Seconds per step: timed_steps of them and (on a GPU) min_timed_s of step time; stops early
+    (after at least one) past the point's time limit."""
     times: list[float] = []
+    floor_s = config.min_timed_s if throughput.throughput_decides(step.device) else 0.0
     began = time.perf_counter()
-    while len(times) < config.timed_steps:
+    while len(times) < config.timed_steps or sum(times) < floor_s:
         if cancel is not None and cancel.is_set():
             raise Cancelled
         if times and time.perf_counter() - began > config.point_time_limit_s:

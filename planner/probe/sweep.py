@@ -1,13 +1,18 @@
 """The probe sweep: batch sizes in powers of two until memory, time or throughput says stop.
 
 1. From `start_batch`, double while each point fits: stop at the first OOM, at `max_batch`,
-   at the time limit, or once doubling gains less than `plateau_gain` throughput (plateau).
+   at the time limit, or -- on a GPU only -- once two doublings in a row gain less than
+   `plateau_gain` throughput (plateau). A CPU never stops on throughput: its timings never feed
+   a GPU prediction, and a shared machine's timing noise (step times of one point from 27 ms to
+   1.6 s) made single negative "gains" end three of four CPU sweeps. On a GPU a gain that is
+   negative or implausible (more than doubled), or a point whose steps spread widely, is timed
+   again before it counts.
 2. After an OOM only, bisect between the last size that fit and the first that did not, down
    to a multiple of `refine_multiple`.
 3. Fit M(B) = M_static + B * m_sample, recommend the largest ok batch that leaves
    `safety_margin` of the memory free, and check the fit against the boundary found.
-4. When asked, at that batch: the step under DDP on `nproc` ranks (ddp.py), then
-   `noise_steps` training steps measuring the gradient noise scale (noise.py).
+4. When asked: the step under DDP on `nproc` ranks at that batch (ddp.py), then `noise_steps`
+   training steps measuring the gradient noise scale at a B_small of its own (noise.py).
 
 On a CPU a memory cap stands in for device memory: each point's peak is first predicted on
 fake tensors and a point over the cap is marked `oom` without allocating it. Every finished
@@ -51,7 +56,8 @@ from planner.probe.device import (
 )
 from planner.probe.flops import flops_per_sample
 from planner.probe.memtrace import predict_step_peak
-from planner.probe.noise import noise_phase
+from planner.probe.noise import choose_b_small, noise_phase
+from planner.probe import plateau as throughput
 from planner.probe.point import MIB, Cancelled, measure_point
 from planner.probe.pointlog import PointLog
 from planner.probe.step import TrainStep, optimizer_choice
@@ -133,9 +139,10 @@ class _Sweep:
         return self._report(stop)
 
     def _after_sweep(self) -> None:
-        """The DDP probe, then the noise-scale steps, both at the batch the sweep recommends
-        (else its smallest ok one). They run in the parent even in isolate mode: no point is
-        left to protect from the allocator. The probe's time limit bounds the noise steps."""
+        """The DDP probe at the batch the sweep recommends (else its smallest ok one), then the
+        noise-scale steps at B_small = choose_b_small(the largest batch that fits, ...). They run
+        in the parent even in isolate mode: no point is left to protect from the allocator. The
+        probe's time limit bounds the noise steps."""
         ok = [p for p in self.points.values() if p.status == "ok"]
         if not ok or (self.cancel is not None and self.cancel.is_set()):
             return
@@ -154,7 +161,10 @@ class _Sweep:
             self.warnings += warnings
         if c.noise_steps and not (self.cancel is not None and self.cancel.is_set()):
             self.step = self.step or TrainStep(self.bundle, self.device, c.precision, c.kernels)
-            outcome = noise_phase(self.step, c, batch, deadline, self.cancel, say)
+            fits = (recommended_max_batch(ok, self.device_info.memory_bytes, c.safety_margin)
+                    or max(p.batch_size for p in ok))
+            b_small = choose_b_small(fits, c.max_batch, c.noise_reference_batch)
+            outcome = noise_phase(self.step, c, b_small, deadline, self.cancel, say)
             self.noise_scale = outcome.noise_scale
             self.warnings += outcome.warnings
 
@@ -169,6 +179,10 @@ class _Sweep:
 
     def _grow(self) -> _Stop:
         size, previous = self.config.start_batch, None
+        plateau = throughput.Plateau(self.config.plateau_gain) if throughput.throughput_decides(self.device) else None
+        if plateau is None and self.config.plateau_gain > -1:
+            self._emit("message", text="no throughput-plateau stop on a CPU: the sweep grows to max_batch, "
+                                       "memory or the time limit")
         while True:
             if self._time_is_up(size):
                 detail = f"time limit: {self.config.time_limit_s:.0f} s for the sweep"
@@ -178,16 +192,41 @@ class _Sweep:
                 return _Stop("oom", f"out of memory from B={size}", self._doublings(self._next(size)))
             if point.status == "error":
                 return _Stop("error", f"B={size} failed: {point.reason}", self._doublings(self._next(size)))
-            if previous is not None and point.samples_per_s and previous.samples_per_s:
-                gain = point.samples_per_s / previous.samples_per_s - 1.0
-                if gain < self.config.plateau_gain:
-                    detail = (f"plateau: B={size} gained {gain:+.1%} over B={previous.batch_size} "
-                              f"(threshold {self.config.plateau_gain:.0%})")
+            if plateau is not None and previous is not None:
+                point, previous = self._settled(point, previous)
+                detail = plateau.observe(point, previous)
+                if detail:
                     self._emit("plateau", batch_size=size, text=detail)
                     return _Stop("plateau", detail, self._doublings(self._next(size)))
             if self.config.max_batch is not None and size >= self.config.max_batch:
                 return _Stop("max-batch", f"reached max_batch={self.config.max_batch}")
             size, previous = self._next(size), point
+
+    def _settled(self, point: ProbePoint, previous: ProbePoint) -> tuple[ProbePoint, ProbePoint]:
+        """The two points of a doubling, each timed again (once, the newer first) while their
+        gain is suspect (plateau.why_suspect)."""
+        for newer in (True, False):
+            why = throughput.why_suspect(point, previous)
+            again = point if newer else previous
+            if why is None or again.resumed or self._time_is_up(again.batch_size):
+                break
+            self._emit("message", text=f"B={again.batch_size}: timing again ({why})")
+            if newer:
+                point = self._remeasure(point)
+            else:
+                previous = self._remeasure(previous)
+        return point, previous
+
+    def _remeasure(self, point: ProbePoint) -> ProbePoint:
+        """The point timed once more; the faster median stands (a busy machine only adds time)."""
+        again = self._measure(point.batch_size)
+        if again.status != "ok" or again.step_time_s is None or point.step_time_s is None:
+            return point
+        faster = again if again.step_time_s < point.step_time_s else point
+        kept = faster.model_copy(update={"measurements": point.measurements + 1,
+                                         "predicted_memory_bytes": point.predicted_memory_bytes,
+                                         **self._derived(faster)})
+        return self._record(kept, log=True)
 
     def _refine(self) -> _Stop | None:
         """Bisect between the last ok size and the first oom; a _Stop only if cut short."""
@@ -229,13 +268,15 @@ class _Sweep:
             point = ProbePoint(batch_size=size, status="oom", reason=reason, peak_memory_bytes=predicted,
                                memory_provenance="predicted", predicted_memory_bytes=predicted)
         else:
-            if self.step is None:
-                measured = run_isolated(self.config, size, self.cap, self.cancel)
-            else:
-                measured = measure_point(self.step, size, self.config, self.cap, self.cancel)
+            measured = self._measure(size)
             point = measured.model_copy(update={"predicted_memory_bytes": predicted, **self._derived(measured)})
         self.last_cost = (size, time.perf_counter() - began)
         return self._record(point, log=True)
+
+    def _measure(self, size: int) -> ProbePoint:
+        if self.step is None:
+            return run_isolated(self.config, size, self.cap, self.cancel)
+        return measure_point(self.step, size, self.config, self.cap, self.cancel)
 
     def _predict(self, size: int) -> int | None:
         """The fake-tensor trace of a step at `size` (None where it cannot run; said once)."""
@@ -396,6 +437,7 @@ class _Sweep:
                 precision=c.precision, kernels=self.kernels_ran, optimizer=self.optimizer_name,
                 max_batch=c.max_batch, time_limit_s=c.time_limit_s, memory_cap_bytes=self.cap,
                 warmup_steps=c.warmup_steps, timed_steps=c.timed_steps, plateau_gain=c.plateau_gain,
+                min_timed_s=c.min_timed_s, noise_reference_batch=c.noise_reference_batch,
                 start_batch=c.start_batch, point_time_limit_s=c.point_time_limit_s,
                 refine_multiple=c.refine_multiple, safety_margin=c.safety_margin, isolate=c.isolate,
                 activation_checkpointing=c.checkpointing, noise_steps=c.noise_steps, nproc=c.nproc,
@@ -410,3 +452,4 @@ class _Sweep:
             ddp=self.ddp,
             warnings=self.warnings,
         )
+

@@ -188,3 +188,12 @@ def test_a_noise_scale_read_after_training_says_where(request_, report, catalog)
     assert plan.statistical_efficiency.b_noise == 900
     assert any("measured after 400 training steps, at training loss 2.1;" in w for w in plan.warnings)
     assert not any("near the start of training" in w for w in plan.warnings)
+
+
+def test_a_noise_scale_without_a_band_is_not_planned_on(request_, report, catalog):
+    from planner.contracts import NoiseScale
+
+    point_read = NoiseScale(b_simple=900, band="insufficient", b_small=64, b_big=256, steps=12)
+    plan = build_plan(request_, report.model_copy(update={"noise_scale": point_read}), catalog)
+    assert plan.statistical_efficiency.b_noise is None and plan.noise_sensitivity
+    assert any("comes from 12 measured steps, too few for a band: the plan does not use it" in w for w in plan.warnings)

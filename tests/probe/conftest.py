@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+import planner.probe.plateau
 import planner.probe.point
 from planner.probe import ProbeConfig
 from tests.probe import probe_factories
 
-FAST = dict(device="cpu", warmup_steps=1, timed_steps=2, memory_cap_bytes=2**30)
+FAST = dict(device="cpu", warmup_steps=1, timed_steps=2, min_timed_s=0.0, memory_cap_bytes=2**30)
 
 
 @pytest.fixture
@@ -31,3 +32,10 @@ def scripted_clock(monkeypatch):
         return probe_factories.SCRIPTED_STEP_S[step.bundle.id](len(batch[0]))
 
     monkeypatch.setattr(planner.probe.point, "_one_step_seconds", scripted_seconds)
+
+
+@pytest.fixture
+def gpu_clock(scripted_clock, monkeypatch):
+    """The scripted clock, with the sweep treating its timings as a GPU's: throughput may stop it,
+    and points are timed for min_timed_s."""
+    monkeypatch.setattr(planner.probe.plateau, "throughput_decides", lambda device: True)

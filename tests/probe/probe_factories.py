@@ -70,6 +70,25 @@ def plateau_at_8() -> ModelBundle:
     return scripted("plateau-at-8", step_s=lambda b: max(0.02, 0.005 * b))
 
 
+def noisy_once_at_4() -> ModelBundle:
+    """Near-linear speedup, but the first timing of B=4 is 25x slow (a busy neighbour), later ones not."""
+    timed = {"calls": 0}
+
+    def step_s(b: int) -> float:
+        if b == 4:
+            timed["calls"] += 1
+            if timed["calls"] <= 2:  # the fast_config's two timed steps of the first measurement
+                return 0.5
+        return 0.02 + 0.0001 * b
+
+    return scripted("noisy-once-at-4", step_s=step_s)
+
+
+def one_flat_doubling() -> ModelBundle:
+    """Throughput flat from B=2 to B=4 (one sub-threshold doubling), then doubling again."""
+    return scripted("one-flat-doubling", step_s=lambda b: {1: 0.02, 2: 0.02, 4: 0.04}.get(b, 0.04))
+
+
 def oom_above_20() -> ModelBundle:
     """Fixed step time, and a CUDA out-of-memory error for any batch above 20."""
     return scripted("oom-above-20",

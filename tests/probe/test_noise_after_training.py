@@ -14,6 +14,7 @@ import torch
 from planner.probe import ProbeConfig, TrainStep, run_probe
 from planner.probe.noise import (
     LOSS_WINDOW,
+    MIN_BAND_STEPS,
     MIN_STEPS,
     NoiseScaleEstimator,
     measure_noise_scale,
@@ -77,9 +78,20 @@ def test_the_time_limit_ends_the_training_with_a_warning_and_still_measures():
     config = ProbeConfig(model=REF, noise_steps=5, noise_train_steps=100, noise_lr=LR)
     outcome = noise_phase(TrainStep(linear_regression(), CPU), config, 16, time.perf_counter(), None,
                           say=lambda text: None)
-    assert any(w.startswith("noise scale: the training before it reached the time limit after 0 of 100 steps")
-               for w in outcome.warnings)
+    assert any(w.startswith("noise scale: the training before it stopped after 0 of 100 steps") and
+               "to leave the time limit room for 5 measured steps" in w for w in outcome.warnings)
     assert any(f"time limit after {MIN_STEPS} of 5 steps" in w for w in outcome.warnings)
+
+
+def test_the_training_stops_early_to_leave_time_for_the_band_s_steps():
+    """With time for a few hundred steps, 100,000 training steps give way to the 20 a band needs."""
+    config = ProbeConfig(model=REF, noise_steps=MIN_BAND_STEPS, noise_train_steps=100_000)  # lr 1e-4: Δ stays
+    began = time.perf_counter()
+    outcome = noise_phase(TrainStep(linear_regression(), CPU), config, 16, began + 2.0, None, say=lambda text: None)
+    stopped = next(w for w in outcome.warnings if w.startswith("noise scale: the training before it stopped"))
+    assert f"room for {MIN_BAND_STEPS} measured steps" in stopped
+    assert outcome.noise_scale is not None and outcome.noise_scale.trained_steps > 0
+    assert outcome.noise_scale.steps >= MIN_STEPS  # all 20 unless the machine slowed down meanwhile
 
 
 @pytest.mark.parametrize("settings, needle", [

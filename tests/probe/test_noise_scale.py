@@ -18,7 +18,15 @@ from torch import nn
 
 from planner.models import ModelBundle
 from planner.probe import ProbeConfig, TrainStep, run_probe
-from planner.probe.noise import MIN_STEPS, NoiseScaleEstimator, measure_noise_scale, noise_phase, two_batch_estimates
+from planner.contracts.probe import NoiseScale
+from planner.probe.noise import (
+    MIN_BAND_STEPS,
+    MIN_STEPS,
+    NoiseScaleEstimator,
+    measure_noise_scale,
+    noise_phase,
+    two_batch_estimates,
+)
 from planner.probe.point import Cancelled
 
 CPU = torch.device("cpu")
@@ -82,13 +90,42 @@ def test_numerator_and_denominator_are_averaged_apart_then_divided():
 
 def test_a_steady_signal_gives_a_tight_band_around_the_estimate():
     estimator = NoiseScaleEstimator(4, 16)
-    for g_sq in (1.9, 2.1, 2.0, 1.95, 2.05):
+    for g_sq in (1.9, 2.1, 2.0, 1.95, 2.05) * 4:
         estimator.add(*norms_for(g_sq, 50.0, 4, 16))
     outcome = estimator.outcome()
     assert outcome.warnings == [] and outcome.noise_scale is not None
     ns = outcome.noise_scale
     assert 50 / 2.1 <= ns.low <= ns.b_simple <= ns.high <= 50 / 1.9  # every resample lies between the extremes
-    assert (ns.b_small, ns.b_big, ns.steps, ns.provenance) == (4, 16, 5, "measured")
+    assert (ns.b_small, ns.b_big, ns.steps, ns.provenance, ns.band) == (4, 16, MIN_BAND_STEPS, "measured", "measured")
+
+
+def test_under_twenty_steps_the_read_is_a_point_with_no_band():
+    estimator = NoiseScaleEstimator(4, 16)
+    for g_sq in (1.9, 2.1, 2.0, 1.95, 2.05, 2.0, 1.9, 2.1, 2.0, 1.95, 2.05, 2.0, 1.9, 2.1, 2.0, 1.95, 2.05, 2.0, 2.0):
+        estimator.add(*norms_for(g_sq, 50.0, 4, 16))
+    assert estimator.steps == MIN_BAND_STEPS - 1
+    outcome = estimator.outcome()
+    ns = outcome.noise_scale
+    assert ns is not None and ns.band == "insufficient" and ns.low is None and ns.high is None
+    assert ns.b_simple == pytest.approx(25, rel=0.05)
+    assert "no band (insufficient: 20 steps give one)" in outcome.warnings[0]
+    with pytest.raises(ValueError, match="band 'insufficient' needs low and high unset"):
+        NoiseScale(b_simple=25, low=20, high=30, band="insufficient", b_small=4, b_big=16, steps=19)
+
+
+def test_the_band_holds_the_reads_at_every_smaller_size():
+    """B_simple read from 2·B_small against the same B_big widens the band when it differs."""
+    estimator = NoiseScaleEstimator(4, 16)
+    for g_sq in (1.9, 2.1, 2.0, 1.95, 2.05) * 4:
+        small, big = norms_for(g_sq, 50.0, 4, 16)
+        estimator.add(small, big, {8: big + 60.0 * (1 / 8 - 1 / 16)})  # tr(Σ) looks like 60 from B = 8
+    ns = estimator.outcome().noise_scale
+    assert ns is not None and ns.b_simple == pytest.approx(25, rel=0.05)
+    assert [(r.b_small, r.b_big) for r in ns.reads] == [(4, 16), (8, 16)]
+    g_sq, trace = estimator.averages(8)
+    assert trace == pytest.approx(60) and ns.reads[1].b_simple == pytest.approx(60 / g_sq)
+    assert ns.low < 25 < ns.reads[1].b_simple == pytest.approx(ns.high)
+    assert "reads at B_small = 8" in ns.method
 
 
 def test_unresolved_estimates_give_warnings_with_bounds_not_a_noise_scale():
@@ -104,7 +141,7 @@ def test_unresolved_estimates_give_warnings_with_bounds_not_a_noise_scale():
     assert "|G|² estimate is" in outcome.warnings[0] and "gradient noise dominates" in outcome.warnings[0]
 
     open_band = NoiseScaleEstimator(4, 16, ema=0.99)
-    for g_sq in (3.0, -2.5) * 5:  # positive on average, but not resolved from zero
+    for g_sq in (3.0, -2.5) * 10:  # positive on average, but not resolved from zero
         open_band.add(*norms_for(g_sq, 100.0, 4, 16))
     outcome = open_band.outcome()
     assert open_band.b_simple() is not None and outcome.noise_scale is None

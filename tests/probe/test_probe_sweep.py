@@ -54,12 +54,12 @@ def test_max_batch_that_is_not_a_power_of_two_is_the_last_point(fast_config, scr
     assert [p.batch_size for p in report.points] == [1, 2, 4, 6]
 
 
-def test_plateau_stops_the_doubling(fast_config, scripted_clock):
+def test_plateau_stops_the_doubling_after_two_flat_doublings_on_a_gpu(fast_config, gpu_clock):
     events: list[ProbeEvent] = []
-    report = run_probe(fast_config(REF + "plateau_at_8", max_batch=32), on_event=events.append)
+    report = run_probe(fast_config(REF + "plateau_at_8", max_batch=64), on_event=events.append)
     assert report.stop_reason == "plateau"
-    assert statuses(report) == {1: "ok", 2: "ok", 4: "ok", 8: "ok", 16: "skipped", 32: "skipped"}
-    assert "plateau" in report.points[-1].reason
+    assert statuses(report) == {1: "ok", 2: "ok", 4: "ok", 8: "ok", 16: "ok", 32: "skipped", 64: "skipped"}
+    assert "plateau" in report.points[-1].reason and "2 doublings in a row" in report.points[-1].reason
     assert [e.kind for e in events].count("plateau") == 1
 
 
@@ -73,7 +73,7 @@ def test_oom_then_binary_refinement_to_the_multiple(fast_config, scripted_clock)
     assert (check.last_ok_batch, check.first_oom_batch) == (20, 24)
 
 
-def test_no_refinement_without_an_oom(fast_config, scripted_clock):
+def test_no_refinement_without_an_oom(fast_config, gpu_clock):
     report = run_probe(fast_config(REF + "plateau_at_8", refine_multiple=1))
     assert all(p.batch_size & (p.batch_size - 1) == 0 for p in report.points)  # powers of two only
 
