@@ -98,7 +98,21 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{x:+.1%}"
 
 
-def markdown(rows: list[dict[str, Any]], fit: dict[str, Any]) -> str:
+SENSITIVITY_SLOPES = (-1.0, -0.75, -0.5, -0.25, 0.0)
+
+
+def slope_sensitivity(data: ThroughputData) -> list[tuple[float, float, float, float]]:
+    """(eager slope, LOSO median, LOSO worst, H100/A100-80GB eager ratio) with the slope held fixed."""
+    h100, a100 = data.gpus["H100-SXM-80GB"], data.gpus["A100-SXM-80GB"]
+    out = []
+    for slope in SENSITIVITY_SLOPES:
+        errors = [abs(e.error) for e in cal.leave_one_source_out(data, {"eager": slope})]
+        ratio = (h100.bandwidth_gbs / a100.bandwidth_gbs) ** -slope * (h100.peak_tflops("bf16") / a100.peak_tflops("bf16")) ** (1 + slope)
+        out.append((slope, statistics.median(errors), max(errors), ratio))
+    return out
+
+
+def markdown(rows: list[dict[str, Any]], fit: dict[str, Any], sensitivity: list[tuple[float, float, float, float]]) -> str:
     err = fit["cross_gpu_error"]
     lines = ["# Cross-GPU throughput: the planner's priors against public benchmarks", "",
              "`python bench/cross_gpu.py --out bench/results/cross-gpu` (CPU, about a second). Rows: "
@@ -106,6 +120,10 @@ def markdown(rows: list[dict[str, Any]], fit: dict[str, Any]) -> str:
              "## Leave one source out: cross-GPU throughput ratios", "",
              f"Median absolute error **{err['median_abs_error']:.1%}**, worst **{err['worst_abs_error']:.1%}** "
              f"over {err['ratios']} ratios (goal: median ≤ 15%, worst ≤ 30%).", "",
+             "The median meets the goal; the worst does not, by one pair: one GPT-2 medium block (HF eager "
+             "attention, no optimizer) runs on the V100 at 0.70 of the A100's speed, above both the peak ratio "
+             "(0.40) and the bandwidth ratio (0.44), which no ceiling-based model reaches. Without that pair the "
+             "worst is the MLPerf ResNet-50 H100 / A100 ratio (+21%).", "",
              "| source | model | GPU | vs | published ratio | predicted | error |", "|---|---|---|---|---:|---:|---:|"]
     for r in err["pairs"]:
         lines.append(f"| {r['source']} | {r['model']} | {r['gpu']} | {r['reference_gpu']} | {r['published']:.3f} "
@@ -113,6 +131,11 @@ def markdown(rows: list[dict[str, Any]], fit: dict[str, Any]) -> str:
     for title, key in (("per GPU generation", "by_generation"), ("per model family", "by_family"), ("per GPU", "by_gpu"), ("per model", "by_model")):
         lines += ["", f"Leave-one-source-out error {title}:", "", "| | ratios | median abs | worst abs |", "|---|---:|---:|---:|"]
         lines += [f"| {k} | {v['ratios']} | {v['median_abs_error']:.1%} | {v['worst_abs_error']:.1%} |" for k, v in err[key].items()]
+    lines += ["", "Sensitivity: the eager slope held at other values (the fit wants it below -1, and the "
+              "cross-GPU pairs of eager sources are few, so the leave-one-source-out error hardly separates them; "
+              "what moves is the eager H100-to-A100 ratio the planner predicts for a compute-bound model):", "",
+              "| eager slope | LOSO median | LOSO worst | planner H100 / A100 80GB |", "|---:|---:|---:|---:|"]
+    lines += [f"| {b:g} | {med:.1%} | {worst:.1%} | {ratio:.2f} |" for b, med, worst, ratio in sensitivity]
     lines += ["", "## Fitted priors", "",
               f"Eager efficiency at {fit['ridge_reference_flop_per_byte']:.0f} FLOP/byte: matmul "
               f"{fit['efficiency_at_reference']['matmul']:.1%}, conv {fit['efficiency_at_reference']['conv']:.1%}; "
@@ -148,7 +171,7 @@ def main() -> None:
     args = parser.parse_args()
     data = load_throughput()
     fit, rows = build_fit(data), row_table(data)
-    text = markdown(rows, fit)
+    text = markdown(rows, fit, slope_sensitivity(data))
     print(text)
     if args.out:
         args.out.with_suffix(".md").write_text(text, encoding="utf-8")

@@ -122,16 +122,18 @@ def _solve(data: ThroughputData, rows: list[ThroughputRow], fixed_b: dict[str, f
     return {n: float(v) for n, v in zip(names, solution)}
 
 
-def fit_efficiency(data: ThroughputData, exclude: str | None = None) -> EfficiencyModel:
-    """The least-squares model; a slope outside [-1, 0] is held at the bound it crossed and refitted."""
+def fit_efficiency(data: ThroughputData, exclude: str | None = None,
+                   fixed_slopes: dict[str, float] | None = None) -> EfficiencyModel:
+    """The least-squares model; a slope outside [-1, 0] is held at the bound it crossed and refitted.
+    `fixed_slopes` holds chosen slopes instead (the bench's sensitivity check)."""
     rows = fit_rows(data, exclude)
-    fixed: dict[str, float] = {}
+    fixed: dict[str, float] = dict(fixed_slopes or {})
     solution = _solve(data, rows, fixed)
-    unclamped = {k[2:]: v for k, v in solution.items() if k.startswith("b:")}
+    unclamped = {**{k[2:]: v for k, v in solution.items() if k.startswith("b:")}, **fixed}
     for cls, slope in sorted(unclamped.items()):
         if not SLOPE_BOUNDS[0] <= slope <= SLOPE_BOUNDS[1]:
             fixed[cls] = min(max(slope, SLOPE_BOUNDS[0]), SLOPE_BOUNDS[1])
-    if fixed:
+    if fixed != (fixed_slopes or {}):
         solution = _solve(data, rows, fixed)
     slopes = {**{k[2:]: v for k, v in solution.items() if k.startswith("b:")}, **fixed}
     return EfficiencyModel(a={k[2:]: v for k, v in solution.items() if k.startswith("a:")}, b=slopes,
@@ -166,13 +168,13 @@ def reference_gpu(rows: list[ThroughputRow]) -> str:
     return max(a100 or counts, key=lambda g: (counts[g], g))
 
 
-def leave_one_source_out(data: ThroughputData) -> list[RatioError]:
+def leave_one_source_out(data: ThroughputData, fixed_slopes: dict[str, float] | None = None) -> list[RatioError]:
     out: list[RatioError] = []
     for source in sorted({r.source for r in fit_rows(data)}):
         rows = [r for r in fit_rows(data) if r.source == source]
         if len({r.gpu for r in rows}) < 2:
             continue
-        ref, model = reference_gpu(rows), fit_efficiency(data, exclude=source)
+        ref, model = reference_gpu(rows), fit_efficiency(data, exclude=source, fixed_slopes=fixed_slopes)
         for name in sorted({r.model for r in rows}):
             by_gpu = {r.gpu: r for r in rows if r.model == name}
             if ref not in by_gpu:

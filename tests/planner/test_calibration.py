@@ -66,9 +66,9 @@ def test_leave_one_source_out_never_uses_the_source_it_judges(data, monkeypatch)
     seen: list[str | None] = []
     real = cal.fit_efficiency
 
-    def spy(d, exclude=None):
+    def spy(d, exclude=None, fixed_slopes=None):
         seen.append(exclude)
-        return real(d, exclude)
+        return real(d, exclude, fixed_slopes)
 
     monkeypatch.setattr(cal, "fit_efficiency", spy)
     errors = cal.leave_one_source_out(data)
