@@ -77,11 +77,14 @@ def _bundles() -> list[tuple[Shape, ModelBundle]]:
     return out
 
 
-def trace() -> str:
+def trace(only: set[str] | None = None) -> str:
+    """The CSV text; `only` keeps the named shapes (the header always)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for shape, bundle in _bundles():
+        if only is not None and shape.model not in only:
+            continue
         flops, conv = flops_per_sample(bundle, torch.device("cpu"))
         params = list(bundle.model.parameters())
         writer.writerow([shape.model, shape.family, shape.what, shape.seq_len or "", sum(p.numel() for p in params),
