@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from planner.contracts.probe import PROBE_SCHEMA_VERSION, ProbeReport
+from planner.contracts.migrate import SchemaVersionError, upgrade
+from planner.contracts.probe import ProbeReport
 from planner.errors import BadInput
 from planner.request_file import first_error
+
+
+def parse_probe_report(data: Any, where: str) -> ProbeReport:
+    """A report from its JSON value, through the schema migrations; `where` names it in errors."""
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise BadInput(f"{where} is not a batchfit probe report (no schema_version); make one with `batchfit probe`")
+    try:
+        data = upgrade("probe", data)
+    except SchemaVersionError as exc:
+        raise BadInput(f"{where} {exc}") from None
+    try:
+        return ProbeReport.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"probe report {where} is malformed at {first_error(exc)}; re-run `batchfit probe`") from None
 
 
 def load_probe_report(path: Path) -> ProbeReport:
@@ -19,17 +35,7 @@ def load_probe_report(path: Path) -> ProbeReport:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"probe report {path} is not JSON ({exc}); make one with `batchfit probe --out {path}`") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise BadInput(f"{path} is not a batchfit probe report (no schema_version); make one with `batchfit probe`")
-    if data["schema_version"] != PROBE_SCHEMA_VERSION:
-        raise BadInput(
-            f"{path} has probe schema_version {data['schema_version']}, this batchfit reads "
-            f"{PROBE_SCHEMA_VERSION}; re-run `batchfit probe` with this version"
-        )
-    try:
-        return ProbeReport.model_validate(data)
-    except ValidationError as exc:
-        raise BadInput(f"probe report {path} is malformed at {first_error(exc)}; re-run `batchfit probe`") from None
+    return parse_probe_report(data, str(path))
 
 
 def save_probe_report(report: ProbeReport, path: Path) -> None:

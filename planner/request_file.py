@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner.contracts.migrate import SchemaVersionError, upgrade
 from planner.contracts.request import PlanRequest
 from planner.errors import BadInput
 
@@ -28,10 +29,21 @@ def load_request(path: Path) -> PlanRequest:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"request file {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {exc}") from None
+    return parse_request(data, f"request file {path}")
+
+
+def parse_request(data: Any, where: str) -> PlanRequest:
+    """A request from its TOML/JSON value, through the schema migrations; `where` names it in errors."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{where} is not a table of settings; see README for a request file")
+    try:
+        data = upgrade("request", data)
+    except SchemaVersionError as exc:
+        raise BadInput(f"{where} {exc}") from None
     try:
         return PlanRequest.model_validate(data)
     except ValidationError as exc:
-        raise BadInput(f"request file {path}: {first_error(exc)}") from None
+        raise BadInput(f"{where}: {first_error(exc)}") from None
 
 
 def _toml_value(value: Any) -> str:

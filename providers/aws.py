@@ -142,9 +142,9 @@ def spot_prices(ec2: Client, instances: list[str], now: dt.datetime) -> dict[str
 
 
 def _offer(template: Offer, market: str, price: float, source: str, today: dt.date) -> Offer:
-    return template.model_copy(
-        update={"market": market, "price_per_hour": price, "source": source, "as_of": today, "origin": "aws-api"}
-    )
+    """Validated like a table row (a NaN or negative price from the API is refused, not copied in)."""
+    return Offer.model_validate(template.model_dump() | {
+        "market": market, "price_per_hour": price, "source": source, "as_of": today, "origin": "aws-api"})
 
 
 def _boto3_factory() -> ClientFactory:

@@ -55,7 +55,7 @@ def refresh_azure(
             items = fetch_items(base_url, sku, timeout_s)
             for (region, market), price in sorted(best_prices(items, regions_by_sku[sku]).items()):
                 template = targets[(sku, region)]
-                offers.append(template.model_copy(update={
+                offers.append(Offer.model_validate(template.model_dump() | {  # validated: the API's price too
                     "market": market, "price_per_hour": price, "source": SOURCE,
                     "as_of": now.date(), "origin": "azure-api",
                 }))

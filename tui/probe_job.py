@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from planner.contracts.probe import KernelsChoice, ProbeReport
 from planner.contracts.probe_config import ProbeConfig, ProbeEvent
 from planner.contracts.request import PlanRequest, Precision
@@ -22,7 +24,7 @@ EventSink = Callable[[ProbeEvent], None]
 
 DEVICES: tuple[Device, ...] = ("auto", "cpu", "cuda")
 KERNELS: tuple[KernelsChoice, ...] = ("torch", "triton")
-DEFAULT_TIME_LIMIT_S = 120.0
+DEFAULT_TIME_LIMIT_S: float = ProbeConfig.model_fields["time_limit_s"].default  # declared once, in the contract
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def probe_settings(request: PlanRequest | None, values: Mapping[str, str]) -> Pr
         errors["kernels"] = f"choose one of {', '.join(KERNELS)}"
     if request is None or errors:
         return ProbeSettings(None, errors)
-    return ProbeSettings(ProbeJob(
+    job = ProbeJob(
         model=request.model,
         device=device,  # type: ignore[arg-type]
         precision=request.precision,
@@ -156,4 +158,12 @@ def probe_settings(request: PlanRequest | None, values: Mapping[str, str]) -> Pr
         noise_train_steps=p["noise_train_steps"] or 0,
         noise_target_loss=p["noise_target_loss"],
         noise_lr=p["noise_lr"],
-    ))
+    )
+    try:  # the probe's own model has the last word: the rules above only place messages beside fields
+        ProbeConfig.model_validate(asdict(job))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field_id = str(error["loc"][0]) if error["loc"] else "model"
+        key = {"time_limit_s": "time_limit", "memory_cap_bytes": "memory_cap"}.get(field_id, field_id)
+        return ProbeSettings(None, {key: str(error["msg"]).removeprefix("Value error, ")})
+    return ProbeSettings(job)

@@ -318,9 +318,14 @@ def with_limits(request: PlanRequest, values: FormValues, choices: Choices = Cho
         errors["providers"] = message
     if errors:
         return FormResult(None, errors)
-    return FormResult(request.model_copy(update={
-        "budget_usd": update["budget"],
-        "deadline_hours": update["deadline"],
-        "providers": update["providers"],
-        "spot": values.get("spot") == "yes",
-    }))
+    try:  # validated like any request: a model copy with updates would skip the checks
+        return FormResult(PlanRequest.model_validate(request.model_dump() | {
+            "budget_usd": update["budget"],
+            "deadline_hours": update["deadline"],
+            "providers": update["providers"],
+            "spot": values.get("spot") == "yes",
+        }))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field_id = {"budget_usd": "budget", "deadline_hours": "deadline"}.get(str(error["loc"][0]), "budget")
+        return FormResult(None, {field_id: str(error["msg"]).removeprefix("Value error, ")})

@@ -11,56 +11,20 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from planner.cli.arg_types import at_least_zero, positive
+from planner.cli.flags import add_flags, flag_names, given
 from planner.contracts.probe import NoiseScale, ProbeReport
+from planner.contracts.probe_config import ProbeConfig, ProbeEvent
 from planner.errors import BadInput, ProbeFailed
 from planner.report_file import save_probe_report
 
-# ProbeConfig field -> the flag that sets it, for error messages in the user's terms.
-FLAGS = {
-    "seq_len": "--seq-len", "max_batch": "--max-batch", "start_batch": "--max-batch", "time_limit_s": "--time-limit",
-    "plateau_gain": "--plateau-gain", "memory_cap_bytes": "--memory-cap", "noise_train_steps": "--noise-train-steps",
-    "noise_target_loss": "--noise-target-loss", "noise_steps": "--noise-steps", "noise_lr": "--noise-lr",
-    "nproc": "--nproc", "log_path": "--out", "resume": "--resume",
-}
-
 
 def add_probe_arguments(p: argparse.ArgumentParser, model_group: argparse._MutuallyExclusiveGroup | None = None) -> None:
-    (model_group or p).add_argument("--model", metavar="NAME|pkg.mod:factory",
-                                    help="a preset (mlp, gpt-tiny, gpt2-small, resnet50, ...) or your factory")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default=None,
-                   help="bf16 = autocast (default: fp32 on a CPU, bf16 on CUDA)")
-    p.add_argument("--kernels", choices=["torch", "triton"], default="torch",
-                   help="optimizer and collate: torch's or batchfit's fused Triton kernels")
-    p.add_argument("--seq-len", type=positive(int, "--seq-len"), default=None, help="tokens per sample (sequence presets)")
-    p.add_argument("--data", metavar="PATH", help=".npy/.pt token ids for the GPT presets")
-    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing (transformers)")
-    p.add_argument("--max-batch", type=positive(int, "--max-batch"), default=None, help="largest batch to try")
-    p.add_argument("--time-limit", type=positive(float, "--time-limit"), default=120.0,
-                   help="seconds for the whole probe, sweep and noise steps")
-    p.add_argument("--plateau-gain", type=float, default=0.05,
-                   help="stop once doubling the batch gains less than this fraction of throughput (-1: never)")
-    p.add_argument("--memory-cap", type=positive(float, "--memory-cap"), default=None, metavar="GB",
-                   help="CPU only: memory that stands in for a device's (default: half the RAM, at most 8 GiB)")
-    p.add_argument("--isolate", action="store_true", help="run each point in its own subprocess")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep from its log")
-    p.add_argument("--noise-steps", type=at_least_zero("--noise-steps"), default=0, metavar="N",
-                   help="after the sweep, train N steps measuring the gradient noise scale (critical batch)")
-    p.add_argument("--noise-train-steps", type=at_least_zero("--noise-train-steps"), default=0, metavar="N",
-                   help="train up to N steps before measuring the noise scale, which grows as the loss falls")
-    p.add_argument("--noise-target-loss", type=float, default=None, metavar="LOSS",
-                   help="end that training once the training loss is at or below LOSS (your run's target)")
-    p.add_argument("--noise-lr", type=positive(float, "--noise-lr"), default=None, metavar="LR",
-                   help="learning rate of the noise steps (default: the reference run's when planning, else 1e-4)")
-    p.add_argument("--nproc", type=positive(int, "--nproc"), default=1, metavar="N",
-                   help="after the sweep, time the step under DDP on N local ranks (GPUs; gloo processes on a CPU)")
+    """ProbeConfig's flags (declared on its fields); --model into model_group when given."""
+    add_flags(p, ProbeConfig, target={"model": model_group} if model_group else None)
 
 
-def _print_event(event: object) -> None:
-    kind = getattr(event, "kind")
-    text = getattr(event, "text")
-    point = getattr(event, "point")
+def _print_event(event: ProbeEvent) -> None:
+    kind, text, point = event.kind, event.text, event.point
     if kind == "point-done" and point is not None:
         if point.status == "ok":
             text = (f"batch {point.batch_size:>5}: {point.step_time_s * 1e3:9.1f} ms/step, "
@@ -78,33 +42,18 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
     """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out.
     noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's);
     reference_batch: the reference run's batch, which caps the noise steps' B_small."""
-    from planner.probe import ProbeConfig, run_probe
+    from planner.probe import run_probe
 
     out = Path(args.out) if getattr(args, "out", None) else None
-    settings = {
-        "model": args.model,
-        "seq_len": args.seq_len,
-        "checkpointing": args.checkpointing,
-        "data": Path(args.data) if args.data else None,
-        "device": args.device,
+    settings = given(args, ProbeConfig) | {
         "precision": args.precision or ("fp32" if args.device == "cpu" else _auto_precision()),
-        "kernels": args.kernels,
-        "max_batch": args.max_batch,
-        "time_limit_s": args.time_limit,
-        "plateau_gain": args.plateau_gain,
-        "memory_cap_bytes": int(args.memory_cap * 1e9) if args.memory_cap else None,
         "log_path": out.with_name(out.name + ".points.jsonl") if out else None,
-        "resume": args.resume,
-        "isolate": args.isolate,
-        "noise_steps": args.noise_steps,
-        "noise_train_steps": args.noise_train_steps,
-        "noise_target_loss": args.noise_target_loss,
-        "noise_lr": args.noise_lr or noise_lr,
         "noise_reference_batch": reference_batch,
-        "nproc": args.nproc,
     }
+    if args.noise_lr is None and noise_lr is not None:
+        settings["noise_lr"] = noise_lr
     try:
-        config = ProbeConfig(**settings)
+        config = ProbeConfig.model_validate(settings)
     except ValidationError as exc:
         raise BadInput(_flag_error(exc)) from None
     report = run_probe(config, on_event=_print_event)
@@ -118,11 +67,12 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
 
 def _flag_error(exc: ValidationError) -> str:
     """pydantic's first complaint about the settings, in the flags' names."""
+    flags = flag_names(ProbeConfig) | {"log_path": "--out"}
     error = exc.errors()[0]
     message = error["msg"].removeprefix("Value error, ")
-    for name, flag in FLAGS.items():
-        message = message.replace(name, flag)
-    where = FLAGS.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else "probe settings"
+    for name in sorted(flags, key=len, reverse=True):  # noise_train_steps before noise_steps
+        message = message.replace(name, flags[name])
+    where = flags.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else "probe settings"
     return f"{where}: {message}"
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from planner.contracts.probe import KernelsChoice, MemoryFit, NoiseScale, Provenance
 from planner.contracts.request import PlanRequest
+from planner.contracts.settings import Strict
 from providers.schema import Market, PriceTable
 
 PLAN_SCHEMA_VERSION = 1
@@ -16,11 +17,7 @@ PLAN_SCHEMA_VERSION = 1
 Policy = Literal["cheapest-within-deadline", "fastest-within-budget", "knee"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LrChoice(_Strict):
+class LrChoice(Strict):
     """Optimizer settings retuned from the reference run to this candidate's global batch."""
 
     lr: float
@@ -34,7 +31,7 @@ class LrChoice(_Strict):
     notes: list[str] = Field(default_factory=list)
 
 
-class Candidate(_Strict):
+class Candidate(Strict):
     id: int
     provider: str
     instance: str
@@ -65,14 +62,14 @@ class Candidate(_Strict):
         return f"{self.provider} {self.instance}{spot} ({self.region}) x{self.gpu_count} B={self.global_batch}"
 
 
-class Recommendation(_Strict):
+class Recommendation(Strict):
     policy: Policy
     candidate_id: int
     reason: str
     bound_by: str = Field(description="which limit decided it: deadline, budget, frontier, or none")
 
 
-class ProbeSummary(_Strict):
+class ProbeSummary(Strict):
     model_id: str
     params: int
     device: str
@@ -85,7 +82,7 @@ class ProbeSummary(_Strict):
     noise_scale: NoiseScale | None
 
 
-class StatisticalEfficiency(_Strict):
+class StatisticalEfficiency(Strict):
     """How many samples and steps each global batch needs to match the reference run."""
 
     mode: Literal["samples-fixed", "noise-scale"]
@@ -96,7 +93,7 @@ class StatisticalEfficiency(_Strict):
     explanation: str
 
 
-class SensitivityRow(_Strict):
+class SensitivityRow(Strict):
     """What the cheapest-within-limits choice would be if the noise scale were b_noise."""
 
     b_noise: float
@@ -108,7 +105,7 @@ class SensitivityRow(_Strict):
     cost_usd: float | None = None
 
 
-class ScalingRow(_Strict):
+class ScalingRow(Strict):
     """One GPU count of one GPU type at a fixed global batch: where adding GPUs stops paying."""
 
     gpu: str
@@ -123,12 +120,12 @@ class ScalingRow(_Strict):
     pays: bool = Field(description="efficiency at or above the stated threshold")
 
 
-class Exclusion(_Strict):
+class Exclusion(Strict):
     offer: str
     reason: str
 
 
-class Plan(_Strict):
+class Plan(Strict):
     schema_version: int = PLAN_SCHEMA_VERSION
     created_at: dt.datetime
     request: PlanRequest

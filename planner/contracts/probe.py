@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from planner.contracts.request import Precision
+from planner.contracts.settings import Strict
 
 PROBE_SCHEMA_VERSION = 1
 
@@ -19,11 +20,7 @@ Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "
 KernelsChoice = Literal["torch", "triton"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DeviceInfo(_Strict):
+class DeviceInfo(Strict):
     kind: Literal["cpu", "cuda"]
     name: str
     count: int = 1
@@ -34,7 +31,7 @@ class DeviceInfo(_Strict):
     bandwidth_gbs: float | None = None
 
 
-class Software(_Strict):
+class Software(Strict):
     python: str
     torch: str
     triton: str | None = None
@@ -43,12 +40,12 @@ class Software(_Strict):
     platform: str
 
 
-class DataInfo(_Strict):
+class DataInfo(Strict):
     kind: Literal["real", "synthetic"]
     source: str = Field(description="what the samples are, e.g. 'Python stdlib sources, byte-level'")
 
 
-class ModelInfo(_Strict):
+class ModelInfo(Strict):
     id: str
     params: int
     trainable_params: int
@@ -62,7 +59,7 @@ class ModelInfo(_Strict):
     data: DataInfo
 
 
-class ProbeSettings(_Strict):
+class ProbeSettings(Strict):
     precision: Precision
     kernels: KernelsChoice
     optimizer: str
@@ -88,7 +85,7 @@ class ProbeSettings(_Strict):
     noise_reference_batch: int | None = Field(default=None, description="the reference batch that capped B_small")
 
 
-class ProbePoint(_Strict):
+class ProbePoint(Strict):
     batch_size: int = Field(ge=1)
     status: PointStatus
     reason: str | None = None
@@ -111,7 +108,7 @@ class ProbePoint(_Strict):
     )
 
 
-class MemoryFit(_Strict):
+class MemoryFit(Strict):
     """M(B) = static_bytes + B * per_sample_bytes, least squares over the points."""
 
     static_bytes: float
@@ -131,7 +128,7 @@ class MemoryFit(_Strict):
         return max(0, int((usable_bytes - self.static_bytes) / self.per_sample_bytes + 1e-9))
 
 
-class MemoryCheck(_Strict):
+class MemoryCheck(Strict):
     """The memory model's largest batch at this device's capacity, against the boundary the sweep found."""
 
     capacity_bytes: int
@@ -149,7 +146,7 @@ class MemoryCheck(_Strict):
     )
 
 
-class NoiseRead(_Strict):
+class NoiseRead(Strict):
     """B_simple from one choice of the smaller batch, the larger one held (the band spans these)."""
 
     b_small: int = Field(ge=1)
@@ -157,7 +154,7 @@ class NoiseRead(_Strict):
     b_simple: float | None = Field(description="None where |G|² or tr(Sigma) averaged to <= 0")
 
 
-class PreconditionedNoise(_Strict):
+class PreconditionedNoise(Strict):
     """B_simple of gradients divided by Adam's sqrt(v_hat) + eps, as AdaptDL measures it for Adam."""
 
     b_simple: float = Field(gt=0)
@@ -172,7 +169,7 @@ class PreconditionedNoise(_Strict):
 BandStatus = Literal["measured", "insufficient"]
 
 
-class NoiseScale(_Strict):
+class NoiseScale(Strict):
     """Gradient noise scale B_simple = tr(Sigma)/|G|^2 (McCandlish et al. 2018) with its band."""
 
     b_simple: float = Field(gt=0)
@@ -206,7 +203,7 @@ class NoiseScale(_Strict):
         return self
 
 
-class DdpPoint(_Strict):
+class DdpPoint(Strict):
     """One per-rank batch size under DistributedDataParallel; times are medians on the slowest rank."""
 
     batch_per_rank: int = Field(ge=1)
@@ -219,7 +216,7 @@ class DdpPoint(_Strict):
     )
 
 
-class DdpMeasurement(_Strict):
+class DdpMeasurement(Strict):
     """The training step on world_size local devices under DDP (`batchfit probe --nproc N`)."""
 
     world_size: int = Field(ge=2)
@@ -237,7 +234,7 @@ class DdpMeasurement(_Strict):
     )
 
 
-class ProbeReport(_Strict):
+class ProbeReport(Strict):
     schema_version: int = PROBE_SCHEMA_VERSION
     created_at: dt.datetime
     device: DeviceInfo

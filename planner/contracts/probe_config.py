@@ -9,27 +9,35 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.contracts.probe import KernelsChoice, ProbePoint
 from planner.contracts.request import Precision
+from planner.contracts.settings import Strict, setting
 
 
-class ProbeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProbeConfig(Strict):
+    """What to sweep and how. Each field with a flag is `batchfit probe`'s (and `plan --model`'s)
+    flag of that name: see `planner.contracts.settings` for adding one."""
 
-    model: str = Field(description="preset name or package.module:factory")
-    seq_len: int | None = Field(default=None, ge=1, description="tokens per sample, sequence presets only")
-    checkpointing: bool = Field(default=False, description="activation checkpointing, transformer presets only")
-    data: Path | None = Field(default=None, description=".npy/.pt token ids for the GPT presets")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Precision = "fp32"
-    kernels: KernelsChoice = "torch"
+    model: str = setting(flag="--model", metavar="NAME|pkg.mod:factory",
+                         help="a preset (mlp, gpt-tiny, gpt2-small, resnet50, ...) or your package.module:factory")
+    seq_len: int | None = setting(None, flag="--seq-len", ge=1, help="tokens per sample (sequence presets only)")
+    checkpointing: bool = setting(False, flag="--checkpointing", help="activation checkpointing (transformer presets)")
+    data: Path | None = setting(None, flag="--data", metavar="PATH", help=".npy/.pt token ids for the GPT presets")
+    device: Literal["auto", "cpu", "cuda"] = setting("auto", flag="--device", help="where the probe runs")
+    precision: Precision = setting(
+        "fp32", flag="--precision",
+        help="bf16 = autocast; the command line's default is fp32 on a CPU, bf16 on CUDA")
+    kernels: KernelsChoice = setting(
+        "torch", flag="--kernels", help="optimizer and collate: torch's or batchfit's fused Triton kernels")
     start_batch: int = Field(default=1, ge=1)
-    max_batch: int | None = Field(default=None, ge=1, description="None: grow until OOM, plateau or time limit")
-    time_limit_s: float = Field(
-        default=300.0, gt=0,
-        description="whole probe: a point that would overrun is skipped, noise steps stop (after 3) once it is spent",
+    max_batch: int | None = setting(None, flag="--max-batch", ge=1,
+                                    help="largest batch to try (default: grow until OOM, plateau or time limit)")
+    time_limit_s: float = setting(
+        120.0, flag="--time-limit", unit="s", metavar="SECONDS", gt=0,
+        help="the whole probe: sweep, memory traces, noise and DDP phases",
     )
     point_time_limit_s: float = Field(default=30.0, gt=0, description="one point's timed steps (at least one runs)")
-    memory_cap_bytes: int | None = Field(
-        default=None, gt=0, description="CPU only: stands in for device memory; None = half the RAM, at most 8 GiB"
+    memory_cap_bytes: int | None = setting(
+        None, flag="--memory-cap", unit="GB", scale=1e9, metavar="GB", gt=0,
+        help="CPU only: memory that stands in for a device's; default half the RAM, at most 8 GiB",
     )
     warmup_steps: int = Field(default=2, ge=1, description="untimed steps first (allocator, kernel compilation)")
     timed_steps: int = Field(default=5, ge=1)
@@ -37,18 +45,18 @@ class ProbeConfig(BaseModel):
         default=0.2, ge=0,
         description="GPU: each point is timed over at least timed_steps steps and this many seconds (within point_time_limit_s)",
     )
-    plateau_gain: float = Field(
-        default=0.05, ge=-1,
-        description="GPU only: stop after two doublings in a row gain less than this (-1: never); a CPU never stops on it",
-    )
+    plateau_gain: float = setting(
+        0.05, flag="--plateau-gain", ge=-1, le=100,
+        help="GPU only: stop after two doublings in a row gain less than this fraction of throughput (-1: never); "
+             "a CPU never stops on it")
     refine_multiple: int = Field(default=8, ge=1, description="refine the OOM boundary down to this multiple")
     safety_margin: float = Field(default=0.1, ge=0, lt=1, description="memory kept free below the capacity")
     log_path: Path | None = Field(default=None, description="JSONL log, one line per finished point")
-    resume: bool = Field(default=False, description="reuse the points already in log_path")
-    isolate: bool = Field(default=False, description="run each point in a fresh subprocess")
-    noise_steps: int = Field(
-        default=0, ge=0, description="after the sweep: training steps measuring the gradient noise scale (0: off)"
-    )
+    resume: bool = setting(False, flag="--resume", help="continue an interrupted sweep from its point log")
+    isolate: bool = setting(False, flag="--isolate", help="run each point in its own subprocess")
+    noise_steps: int = setting(
+        0, flag="--noise-steps", metavar="N", ge=0,
+        help="after the sweep, train N steps measuring the gradient noise scale (critical batch; 0: off)")
     noise_micro_batches: int = Field(
         default=4, ge=2, description="k: B_big = k x B_small, run as k micro-batches of B_small"
     )
@@ -56,20 +64,21 @@ class ProbeConfig(BaseModel):
         default=None, ge=1, description="the reference run's batch: B_small is at most it (and max_batch, and what fits)"
     )
     noise_ema: float = Field(default=0.95, ge=0, lt=1, description="weight the noise-scale averages keep per step")
-    noise_lr: float | None = Field(
-        default=None, gt=0,
-        description="learning rate of the noise phase's training (None: the probe's 1e-4, which barely trains)",
+    noise_lr: float | None = setting(
+        None, flag="--noise-lr", metavar="LR", gt=0,
+        help="learning rate of the noise steps (default: the reference run's when planning, else 1e-4)",
     )
-    noise_train_steps: int = Field(
-        default=0, ge=0,
-        description="training steps at B_big before the noise is measured: B_noise grows as the loss falls, "
-                    "so a read near initialisation understates it (0: measure at once)",
+    noise_train_steps: int = setting(
+        0, flag="--noise-train-steps", metavar="N", ge=0,
+        help="train up to N steps before measuring the noise scale, which grows as the loss falls",
     )
-    noise_target_loss: float | None = Field(
-        default=None,
-        description="end that training early once the mean loss of the last steps is at or below this",
+    noise_target_loss: float | None = setting(
+        None, flag="--noise-target-loss", metavar="LOSS",
+        help="end that training once the training loss is at or below LOSS (your run's target)",
     )
-    nproc: int = Field(default=1, ge=1, description="after the sweep: the step under DDP on this many ranks (1: off)")
+    nproc: int = setting(
+        1, flag="--nproc", metavar="N", ge=1, le=1024,
+        help="after the sweep, time the step under DDP on N local ranks (GPUs; gloo processes on a CPU; 1: off)")
 
     @model_validator(mode="after")
     def _batch_range(self) -> ProbeConfig:

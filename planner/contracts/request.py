@@ -1,28 +1,38 @@
-"""PlanRequest: what the user wants to train, on what reference run, under which limits."""
+"""PlanRequest: what the user wants to train, on what reference run, under which limits.
+
+Each field with a flag is `batchfit plan`'s flag of that name (see `planner.contracts.settings`).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from planner.contracts.settings import Strict, setting
 
 REQUEST_SCHEMA_VERSION = 1
 
 OptimizerFamily = Literal["adamw", "adam", "sgd"]
 Precision = Literal["fp32", "bf16"]
 
+# Upper bounds: far past any real run, low enough that products of them stay finite and exact.
+MOST_SAMPLES = 1e18
+MOST_EPOCHS = 1e6
+MOST_BATCH = 2**24
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-
-class Workload(_Strict):
+class Workload(Strict):
     """How much training: samples, or tokens, or epochs over a dataset. Exactly one form."""
 
-    samples: int | None = Field(default=None, gt=0)
-    tokens: int | None = Field(default=None, gt=0)
-    epochs: float | None = Field(default=None, gt=0)
-    dataset_size: int | None = Field(default=None, gt=0, description="samples per epoch")
+    samples: int | None = setting(None, flag="--samples", gt=0, le=MOST_SAMPLES,
+                                  help="samples the reference run trains on")
+    tokens: int | None = setting(None, flag="--tokens", gt=0, le=MOST_SAMPLES,
+                                 help="tokens the reference run trains on")
+    epochs: float | None = setting(None, flag="--epochs", gt=0, le=MOST_EPOCHS,
+                                   help="epochs over --dataset-size samples")
+    dataset_size: int | None = setting(None, flag="--dataset-size", gt=0, le=MOST_SAMPLES,
+                                       help="samples per epoch")
 
     @model_validator(mode="after")
     def _one_form(self) -> Workload:
@@ -45,17 +55,19 @@ class Workload(_Strict):
         return self.tokens / tokens_per_sample
 
 
-class ReferenceRun(_Strict):
+class ReferenceRun(Strict):
     """A run the user trusts: its batch size and optimizer settings anchor the LR retune."""
 
-    batch_size: int = Field(gt=0)
-    lr: float = Field(gt=0)
-    optimizer: OptimizerFamily = "adamw"
+    batch_size: int = setting(flag="--ref-batch", gt=0, le=MOST_BATCH, help="the reference run's global batch")
+    lr: float = setting(flag="--ref-lr", gt=0, le=1e3, help="the reference run's learning rate")
+    optimizer: OptimizerFamily = setting("adamw", flag="--optimizer", help="the reference run's optimizer")
     betas: tuple[float, float] | None = None
     eps: float | None = Field(default=None, gt=0)
     momentum: float | None = Field(default=None, ge=0, lt=1)
-    weight_decay: float | None = Field(default=None, ge=0)
-    warmup_steps: int | None = Field(default=None, ge=0)
+    weight_decay: float | None = setting(None, flag="--weight-decay", ge=0, le=1e3,
+                                         help="the reference run's weight decay")
+    warmup_steps: int | None = setting(None, flag="--warmup-steps", ge=0, le=MOST_SAMPLES,
+                                       help="the reference run's warmup steps")
 
     @model_validator(mode="after")
     def _betas_valid(self) -> ReferenceRun:
@@ -64,18 +76,20 @@ class ReferenceRun(_Strict):
         return self
 
 
-class PlanRequest(_Strict):
+class PlanRequest(Strict):
     schema_version: int = REQUEST_SCHEMA_VERSION
-    model: str = Field(description="preset name or package.module:factory")
+    model: str = setting(flag="--model", metavar="NAME|pkg.mod:factory", help="preset name or package.module:factory")
     workload: Workload
     reference: ReferenceRun
-    budget_usd: float | None = Field(default=None, gt=0)
-    deadline_hours: float | None = Field(default=None, gt=0)
-    precision: Precision = "bf16"
-    providers: list[str] | None = Field(default=None, description="None = every provider in the catalog")
-    regions: list[str] | None = None
-    spot: bool = False
-    max_gpus: int = Field(default=8, ge=1)
-    noise_scale: float | None = Field(
-        default=None, gt=0,
-        description="B_noise measured near the target loss (e.g. from your own run); overrides the probe's early one")
+    budget_usd: float | None = setting(None, flag="--budget", unit="USD", metavar="USD", gt=0, le=1e12, help="most the run may cost")
+    deadline_hours: float | None = setting(None, flag="--deadline", unit="h", metavar="HOURS", gt=0, le=1e6,
+                                           help="longest the run may take")
+    precision: Precision = setting("bf16", flag="--precision", help="training precision of the planned run")
+    providers: list[str] | None = setting(None, flag="--providers",
+                                          help="comma list, e.g. aws,gcp,azure,lambda (default: every provider)")
+    regions: list[str] | None = setting(None, flag="--regions", help="comma list of provider regions")
+    spot: bool = setting(False, flag="--spot", negatable=True, help="allow spot offers")
+    max_gpus: int = setting(8, flag="--max-gpus", ge=1, le=4096, help="GPUs per instance at most")
+    noise_scale: float | None = setting(
+        None, flag="--noise-scale", unit="samples", metavar="B_NOISE", gt=0, le=MOST_SAMPLES,
+        help="B_noise measured near the target loss (e.g. from your own run); overrides the probe's early one")
