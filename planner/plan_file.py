@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from planner.contracts.plan import PLAN_SCHEMA_VERSION, Plan
+from planner.contracts.migrate import SchemaVersionError, upgrade
+from planner.contracts.plan import Plan
 from planner.errors import BadInput
 from planner.request_file import first_error
 
@@ -23,11 +24,10 @@ def load_plan(path: Path) -> Plan:
         raise BadInput(f"plan {path} is not JSON ({exc}); {HOW}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise BadInput(f"{path} is not a batchfit plan (no schema_version); {HOW}")
-    if data["schema_version"] != PLAN_SCHEMA_VERSION:
-        raise BadInput(
-            f"{path} has plan schema_version {data['schema_version']}, this batchfit reads {PLAN_SCHEMA_VERSION}; "
-            "re-plan it with this version"
-        )
+    try:
+        data = upgrade("plan", data)
+    except SchemaVersionError as exc:
+        raise BadInput(f"{path} {exc}") from None
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
