@@ -77,12 +77,12 @@ def coverage(seeds: int, steps: int, b_small: int) -> dict[str, object]:
 
 def markdown(rows: list[dict], seconds: float) -> str:
     lines = [f"# Noise-scale band coverage (true B_simple = {TRUE_B_SIMPLE:g}, nominal 90%)", "",
-             f"`bench/noise_band_coverage.py`, {rows[0]['seeds']} seeds per row, k = {MICRO_BATCHES} micro-batches, "
-             f"EMA {EMA}; {seconds:.0f} s on {platform.processor() or platform.machine()}.", "",
-             f"Reported band: none under {MIN_BAND_STEPS} measured steps (\"insufficient\"); from there the "
-             "bootstrap band widened to hold the reads at 2·B_small (and 4·B_small ...) against B_big.", "",
-             "| steps | B_small | B_big | bootstrap alone | reported band | runs with a band | median high/low "
-             "| median B_simple |",
+             (f"`bench/noise_band_coverage.py`, {rows[0]['seeds']} seeds per row, k = {MICRO_BATCHES} "
+              f"micro-batches, EMA {EMA}; {seconds:.0f} s on {platform.processor() or platform.machine()}."), "",
+             (f"Reported band: none under {MIN_BAND_STEPS} measured steps (\"insufficient\"); from there the "
+              "bootstrap band widened to hold the reads at 2·B_small (and 4·B_small ...) against B_big."), "",
+             ("| steps | B_small | B_big | bootstrap alone | reported band | runs with a band | median high/low "
+              "| median B_simple |"),
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         reported = f"{r['reported_coverage']:.1%}" if r["reported_coverage"] is not None else "none (insufficient)"
@@ -91,9 +91,9 @@ def markdown(rows: list[dict], seconds: float) -> str:
                      f"| {r['reported_band_runs']} | {width} | {r['median_b_simple']} |")
     banded = [r for r in rows if r["reported_coverage"] is not None]
     worst = min(banded, key=lambda r: r["reported_coverage"])
-    lines += ["", f"Worst reported coverage: {worst['reported_coverage']:.1%} (steps {worst['steps']}, "
-              f"B_small {worst['b_small']}); goal ≥ 85%. Runs without a band had |G|² or tr(Σ) not resolved "
-              "from zero: the probe gives no noise scale there, only a warning with the bound it has."]
+    lines += ["", (f"Worst reported coverage: {worst['reported_coverage']:.1%} (steps {worst['steps']}, "
+                   f"B_small {worst['b_small']}); goal ≥ 85%. Runs without a band had |G|² or tr(Σ) not resolved "
+                   "from zero: the probe gives no noise scale there, only a warning with the bound it has.")]
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.noise_band_coverage import D, DELTA, SIGMA, coverage, draw_norms
+from bench.noise_band_coverage import DELTA, SIGMA, D, coverage, draw_norms
 
 
 def test_the_drawn_norms_have_the_closed_form_expectations():
