@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from planner.models.bundle import ModelBundle
+from planner.models.bert import BertConfig, bert_bundle
 from planner.models.gpt import GPTConfig, gpt_bundle
 from planner.models.registry import load_model
 from planner.models.text_data import stdlib_source
@@ -53,6 +54,8 @@ MPT = [_mpt("125m", 12, 768, 12, 2048), _mpt("350m", 24, 1024, 16, 2048), _mpt("
        _mpt("13b", 40, 5120, 40, 2048)]
 PRESETS = [Shape("gpt2-small", "decoder", "preset gpt2-small", 1024), Shape("bert-base", "encoder", "preset bert-base", 128),
            Shape("resnet50", "cnn", "preset resnet50, 224x224", None), Shape("vit-b16", "vit", "preset vit-b16, 224x224", None)]
+BERT = [(Shape("bert-large-s512", "encoder", "BERT preset class, 24 x 1024, 16 heads, vocab 30522 (BERT-large)", 512),
+         BertConfig(layers=24, width=1024, heads=16, context=512))]
 LAYERS = [(Shape("bert-large-layer-s128", "encoder", "one encoder block, width 1024, 16 heads (a BERT-large layer)", 128), False),
           (Shape("gpt2-medium-block-s512", "decoder", "one causal block, width 1024, 16 heads (a GPT-2 medium block)", 512), True)]
 
@@ -73,6 +76,7 @@ def _bundles() -> list[tuple[Shape, ModelBundle]]:
         out = [(s, load_model(s.model, seq_len=s.seq_len if s.family in ("decoder", "encoder") else None))
                for s in PRESETS]
         out += [(s, gpt_bundle(s.model, cfg, cfg.context, stdlib_source(), False)) for s, cfg in MPT]
+        out += [(s, bert_bundle(s.model, cfg, cfg.context, stdlib_source(), False)) for s, cfg in BERT]
         out += [(s, _block_bundle(s, causal)) for s, causal in LAYERS]
     return out
 

@@ -18,7 +18,7 @@ from planner.plan.throughput_data import load_throughput  # noqa: E402
 
 def test_committed_table_is_current():
     data = load_throughput()
-    text = cross_gpu.markdown(cross_gpu.row_table(data), build_fit(data), cross_gpu.slope_sensitivity(data))
+    text = cross_gpu.markdown(data, cross_gpu.row_table(data), build_fit(data), cross_gpu.slope_sensitivity(data))
     committed = (ROOT / "bench" / "results" / "cross-gpu.md").read_text(encoding="utf-8")
     assert text == committed, "rerun: python bench/cross_gpu.py --out bench/results/cross-gpu"
 
