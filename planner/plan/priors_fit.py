@@ -67,6 +67,7 @@ def build_fit(data: ThroughputData) -> dict[str, Any]:
         "schema_version": PRIORS_FIT_SCHEMA_VERSION,
         "generated_by": "python -m planner.plan.priors_fit --write (planner/plan/calibration.py)",
         "inputs": {"throughput": "throughput.csv", "shapes": "throughput_shapes.csv", "gpus": "gpus.csv"},
+        "rows_as_of": {"oldest": min(r.as_of for r in rows).isoformat(), "newest": max(r.as_of for r in rows).isoformat()},
         "model": "ln e = a[op] + b[class] * ln(R / R0) + ln h[source]; R = peak / bandwidth (FLOP/byte)",
         "ridge_reference_flop_per_byte": cal.RIDGE_REFERENCE,
         "efficiency_at_reference": {op: _r(math.exp(v)) for op, v in sorted(model.a.items())},
