@@ -1,11 +1,12 @@
 """The GPU check behind `scripts/gpu-check RESULTS_DIR`: one call, about 6 minutes on an H100/H200.
 
-Stages run in priority order, each in its own subprocess with its own time limit, so one
-failure or hang costs only that stage. Each stage writes its JSON into RESULTS_DIR; this driver
-writes `summary.json` (what ran, how long, exit codes, output tails) after every stage, so a run
-cut short still leaves what it measured. Without CUDA it runs what a CPU can -- the kernel tests
-under the Triton interpreter, the benchmarks' smoke sizes, a tiny probe -- and lists the GPU
-stages as skipped.
+Stages (issue 20, in priority order): traced-vs-real, precision, adamw-graph, sweep-stability,
+compile, kernel-tests; see `stages`. Each runs in its own subprocess with its own time limit,
+so one failure or hang costs only that stage, and writes its JSON (card, date, commit) into
+RESULTS_DIR; this driver writes `summary.json` (what ran, how long, exit codes, output tails)
+after every stage, so a run cut short still leaves what it measured. Without CUDA every stage
+runs its CPU-sized logic instead (`--tiny`), and the CUDA-only AdamW graph benchmark is skipped.
+Set BATCHFIT_COMMIT where the tree has no .git (the device machine's copy).
 """
 
 from __future__ import annotations
@@ -38,55 +39,53 @@ class Stage:
     outputs: list[str] = field(default_factory=list)
 
 
-def probe(name: str, model: str, kernels: str, limit_s: float, out: Path, *extra: str) -> Stage:
-    """A probe sweep through the real CLI, in bf16 on the GPU."""
-    report = out / f"probe-{name}.json"
-    argv = [sys.executable, "-m", "planner.cli.main", "probe", "--model", model, "--device", "cuda",
-            "--precision", "bf16", "--kernels", kernels, "--time-limit", str(int(limit_s - 15)),
-            "--out", str(report), *extra]
-    return Stage(f"probe-{name}", argv, limit_s, outputs=[report.name])
+def bench_stage(name: str, script: str, limit_s: float, out: Path, tiny: bool, *extra: str) -> Stage:
+    """A stage script of bench/gpu_stages/, writing `<name>.json`; `tiny`: its CPU-sized run."""
+    argv = [sys.executable, f"bench/gpu_stages/{script}", "--out", str(out), *extra]
+    if tiny:
+        argv += ["--tiny", "--device", "cpu"]
+    return Stage(name, argv, limit_s, outputs=[f"{name}.json"])
 
 
-def stages(out: Path) -> list[Stage]:
+def stages(out: Path, cuda: bool) -> list[Stage]:
+    """The stages in priority order (issue 20), each limit about 1.3x its expected H200 run time.
+
+    Without CUDA each runs its CPU-sized logic instead, the AdamW graph benchmark is skipped,
+    and the kernel tests run the graph path's interpreter tests only.
+    """
     py = sys.executable
+    tiny = not cuda
+    adamw = Stage("adamw-graph", [py, "bench/kernel_bench/adamw.py", "--graph", "--out", str(out / "adamw-graph.json")],
+                  60, outputs=["adamw-graph.json"])
+    if not cuda:
+        adamw.status = "skipped: no CUDA device"
+    tests = ["tests/kernels", "-m", "cuda"] if cuda else ["tests/kernels/test_adamw_graph.py"]
     return [
-        Stage("kernel-tests", [py, "-m", "pytest", "tests/kernels", "-m", "cuda", "-q", "-x", "-p", "no:cacheprovider",
-                               f"--junitxml={out / 'kernel-tests.xml'}"], 100, outputs=["kernel-tests.xml"]),
-        Stage("bench-adamw", [py, "bench/kernel_bench/adamw.py", "--out", str(out / "adamw.json")], 120,
-              outputs=["adamw.json"]),
-        Stage("bench-collate", [py, "bench/kernel_bench/collate.py", "--out", str(out / "collate.json")], 45,
-              outputs=["collate.json"]),
-        # To the OOM boundary (plateau stop off), so the memory model meets the real boundary.
-        probe("gpt2-small-torch", "gpt2-small", "torch", 90, out, "--plateau-gain", "-1"),
-        probe("gpt2-small-noise", "gpt2-small", "triton", 60, out, "--max-batch", "16", "--noise-steps", "30"),
-        # The same read after training first, at GPT-2's usual lr: where a real run will be.
-        # ~0.25 s a step of B_big 64 on an H200: 150 steps fit beside the sweep in its limit.
-        probe("gpt2-small-noise-trained", "gpt2-small", "triton", 115, out, "--max-batch", "16", "--noise-steps", "30",
-              "--noise-lr", "6e-4", "--noise-train-steps", "150"),
-        probe("resnet50-torch", "resnet50", "torch", 80, out, "--plateau-gain", "-1"),
-        probe("gpt2-small-triton", "gpt2-small", "triton", 50, out, "--plateau-gain", "-1", "--max-batch", "32"),
-        probe("resnet50-triton", "resnet50", "triton", 40, out, "--plateau-gain", "-1", "--max-batch", "256"),
+        bench_stage("traced-vs-real", "traced_vs_real.py", 110, out, tiny),
+        bench_stage("precision", "precision.py", 90, out, tiny),
+        adamw,
+        bench_stage("sweep-stability", "sweep_stability.py", 100, out, tiny),
+        bench_stage("compile", "compile_speed.py", 90, out, tiny, *(["--backend", "aot_eager"] if tiny else [])),
+        Stage("kernel-tests", [py, "-m", "pytest", *tests, "-q", "-x", "-p", "no:cacheprovider",
+                               f"--junitxml={out / 'kernel-tests.xml'}"], 60, outputs=["kernel-tests.xml"]),
     ]
 
 
-def cpu_stages(out: Path) -> list[Stage]:
-    py = sys.executable
-    return [
-        Stage("kernel-tests-interpreter", [py, "-m", "pytest", "tests/kernels", "-q", "-x", "-p", "no:cacheprovider"], 300),
-        Stage("bench-adamw-smoke", [py, "bench/kernel_bench/adamw.py", "--smoke", "--out", str(out / "adamw-smoke.json")],
-              120, outputs=["adamw-smoke.json"]),
-        Stage("bench-collate-smoke", [py, "bench/kernel_bench/collate.py", "--smoke", "--out",
-                                      str(out / "collate-smoke.json")], 120, outputs=["collate-smoke.json"]),
-        Stage("probe-gpt-tiny-cpu", [py, "-m", "planner.cli.main", "probe", "--model", "gpt-tiny", "--device", "cpu",
-                                     "--max-batch", "8", "--noise-steps", "5", "--out", str(out / "probe-gpt-tiny-cpu.json")],
-              120, outputs=["probe-gpt-tiny-cpu.json"]),
-    ]
+def commit() -> str:
+    """BATCHFIT_COMMIT if set (the device machine's copy of the tree has no .git), else git's HEAD."""
+    if os.environ.get("BATCHFIT_COMMIT"):
+        return os.environ["BATCHFIT_COMMIT"]
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 def environment() -> dict:
     info: dict = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "commit": os.environ.get("BATCHFIT_COMMIT", "unknown"),
+        "commit": commit(),
         "python": platform.python_version(),
     }
     try:
@@ -140,11 +139,7 @@ def main() -> int:
     out = Path(args[0]).resolve()
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    plan = stages(out)
-    if not env.get("cuda_available"):
-        for stage in plan:
-            stage.status = "skipped: no CUDA device"
-        plan = cpu_stages(out) + plan
+    plan = stages(out, bool(env.get("cuda_available")))
     if only is not None:  # a rerun of a few stages when the lease is short
         unknown = only - {s.name for s in plan}
         if unknown:
