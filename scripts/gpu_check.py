@@ -64,7 +64,7 @@ def stages(out: Path, cuda: bool) -> list[Stage]:
         bench_stage("traced-vs-real", "traced_vs_real.py", 110, out, tiny),
         bench_stage("precision", "precision.py", 90, out, tiny),
         adamw,
-        bench_stage("sweep-stability", "sweep_stability.py", 100, out, tiny),
+        bench_stage("sweep-stability", "sweep_stability.py", 110, out, tiny),
         bench_stage("compile", "compile_speed.py", 90, out, tiny, *(["--backend", "aot_eager"] if tiny else [])),
         Stage("kernel-tests", [py, "-m", "pytest", *tests, "-q", "-x", "-p", "no:cacheprovider",
                                f"--junitxml={out / 'kernel-tests.xml'}"], 60, outputs=["kernel-tests.xml"]),

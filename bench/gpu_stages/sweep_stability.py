@@ -1,7 +1,7 @@
 """GPU-check stage `sweep-stability`: the same short GPT-2 small probe sweep three times, through
 the real CLI, and how much its decisions and numbers move between runs.
 
-    python bench/gpu_stages/sweep_stability.py --out DIR          (CUDA: about 75 s on an H200)
+    python bench/gpu_stages/sweep_stability.py --out DIR          (CUDA: about 60 s on an H200)
     python bench/gpu_stages/sweep_stability.py --out DIR --tiny   (gpt-tiny on the CPU)
 
 For each run: where the sweep stopped (its stop_reason and the largest batch that ran), whether
@@ -28,16 +28,16 @@ STAGE = "sweep-stability"
 RUNS = 3
 # bf16, the plateau rule at its default, to batch 64 (~0.27 s a step there on an H200).
 GPU_ARGS = ["--model", "gpt2-small", "--device", "cuda", "--precision", "bf16", "--max-batch", "64",
-            "--time-limit", "25"]
+            "--time-limit", "20"]
 TINY_ARGS = ["--model", "gpt-tiny", "--device", "cpu", "--max-batch", "4", "--time-limit", "30"]
-RUN_LIMIT_S = 60
+RUN_LIMIT_S = {False: 45, True: 120}  # by --tiny: CLI start, model build, the sweep's own limit
 
 
-def probe_run(out: Path, index: int, probe_args: list[str]) -> Path:
+def probe_run(out: Path, index: int, probe_args: list[str], limit_s: float) -> Path:
     report = out / f"sweep-run{index}.json"
     argv = [sys.executable, "-m", "planner.cli.main", "probe", *probe_args, "--out", str(report)]
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(stage_common.REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(argv, cwd=stage_common.REPO, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    done = subprocess.run(argv, cwd=stage_common.REPO, env=env, capture_output=True, text=True, timeout=limit_s)
     if done.returncode != 0:
         raise RuntimeError(f"probe run {index} exited {done.returncode}: {(done.stdout + done.stderr)[-500:]}")
     return report
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = stage_common.parse_args(__doc__.splitlines()[0], argv=argv)
     device = torch.device(args.device)
     probe_args = TINY_ARGS if args.tiny else GPU_ARGS
-    paths = [probe_run(args.out, i + 1, probe_args) for i in range(RUNS)]
+    paths = [probe_run(args.out, i + 1, probe_args, RUN_LIMIT_S[args.tiny]) for i in range(RUNS)]
     summary = summarize([load_probe_report(p) for p in paths])
     for i, run in enumerate(summary["runs"], 1):
         print(f"run {i}: stopped by {run['stop_reason']} after B={run['largest_batch_ran']}")

@@ -186,7 +186,7 @@ def run(config_path: Path, settings: list, device: torch.device, boundary: tuple
     reports = {}
     for seq, checkpointing, batches in settings:
         if seq not in reports:
-            reports[seq] = trace_config(str(config_path), seq, "bf16")
+            reports[seq] = trace_config(str(config_path), seq, "bf16", modes=("none", "full"))
         report = reports[seq]
         real.checkpointing(checkpointing)
         for batch in batches:
