@@ -129,7 +129,8 @@ class RealModel:
         config = transformers.AutoConfig.for_model(raw.pop("model_type"), **raw)
         config.use_cache = False
         with torch.device(device):
-            self.model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa").train()
+            model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+        self.model = model.float().train()  # fp32 weights whatever the config or library default
         self.vocab = config.vocab_size
         self.device = device
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=device.type == "cuda" or None)

@@ -147,3 +147,27 @@ def test_compile_stage_times_eager_and_compiled_apart(tmp_path):
     row = compile_speed.measure("mlp", 4, CPU, "aot_eager")
     assert row["eager_step_s"] > 0 and row["compiled_step_s"] > 0 and row["compile_s"] >= 0
     assert row["speedup"] == pytest.approx(row["eager_step_s"] / row["compiled_step_s"])
+
+
+def test_summary_tables_put_predictions_beside_measurements(tmp_path):
+    import summarize
+
+    head = {"card": "NVIDIA H200", "date": "2026-12-02T10:00:00+00:00", "commit": "abc1234",
+            "tf32": {"cuda.matmul.allow_tf32": False, "cudnn.allow_tf32": True}}
+    traced = {"header": head, "status": "ok", "config": "llama-1b.json", "rows": [
+        {"seq_len": 2048, "checkpointing": "none", "batch": 2, "predicted_peak_bytes": 33 * 2**30,
+         "peak_bytes": 30 * 2**30, "peak_error": 0.1, "predicted_step_s": 0.5, "step_s": 0.4, "step_time_error": 0.25}],
+        "oom_boundary": {"seq_len": 2048, "checkpointing": "none", "predicted_largest": 24, "capacity_bytes": 140 * 2**30,
+                         "last_ok": 22, "first_oom": 23}}
+    precision_rows = {"header": head, "rows": [{"model": "resnet50", "batch": 256, "precision": "fp32",
+                                                "samples_per_s": 1200.0, "predicted_samples_per_s": 430.0,
+                                                "step_time_error": 1.79, "peak_bytes": 40 * 2**30}]}
+    (tmp_path / "traced-vs-real.json").write_text(json.dumps(traced))
+    (tmp_path / "precision.json").write_text(json.dumps(precision_rows))
+    text = summarize.summarize(tmp_path)
+    assert "| 2048 | none | 2 | 33.0 | 30.0 | +10.0% | 0.500 | 0.400 | +25.0% |" in text
+    assert "predicted largest 24" in text and "ran 22, out of memory at 23" in text
+    assert "| resnet50 | 256 | fp32 | 1,200.0 | 430.0 | +179.0% | 40.0 |" in text
+    assert "commit abc1234" in text and "cuDNN True" in text
+    (tmp_path / "traced-vs-real.json").write_text(json.dumps({"status": "missing", "missing": ["planner/probe/trace.py"]}))
+    assert "traced-vs-real: not run (planner/probe/trace.py)" in summarize.summarize(tmp_path)
