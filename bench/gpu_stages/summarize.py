@@ -72,10 +72,12 @@ def adamw_table(data: dict) -> list[str]:
 
 def sweep_table(data: dict) -> list[str]:
     out = [f"Sweep stability, {' '.join(data['probe_args'])} ({_source(data, 'sweep-stability.json')}):", "",
-           "| run | stop | largest batch ran | worst point dispersion |", "|---:|---|---:|---:|"]
+           "| run | stop | largest batch ran | worst point dispersion (IQR / median) | worst (max − min) / median |",
+           "|---:|---|---:|---:|---:|"]
     for i, run in enumerate(data["runs"], 1):
-        worst = max((p["dispersion"] for p in run["points"] if p["dispersion"] is not None), default=None)
-        out.append(f"| {i} | {run['stop_reason']} | {run['largest_batch_ran']} | {_pct(worst).lstrip('+')} |")
+        worst = [max((p[k] for p in run["points"] if p.get(k) is not None), default=None) for k in ("dispersion", "range")]
+        out.append(f"| {i} | {run['stop_reason']} | {run['largest_batch_ran']} | {_pct(worst[0]).lstrip('+')} "
+                   f"| {_pct(worst[1]).lstrip('+')} |")
     out += ["", "| batch | median step s per run | range / mean | CV |", "|---:|---|---:|---:|"]
     for row in data["across_runs"]:
         out.append(f"| {row['batch']} | {' / '.join(f'{v:.4f}' for v in row['step_s'])} "

@@ -5,8 +5,9 @@ the real CLI, and how much its decisions and numbers move between runs.
     python bench/gpu_stages/sweep_stability.py --out DIR --tiny   (gpt-tiny on the CPU)
 
 For each run: where the sweep stopped (its stop_reason and the largest batch that ran), whether
-the plateau rule made that call, and every point's dispersion -- (max − min) / median of its
-timed steps. Across runs: for each batch all three ran, the spread of the median step times.
+the plateau rule made that call, and every point's dispersion: the probe's own step_time_spread
+((q75 − q25) / median of its timed steps) and (max − min) / median beside it. Across runs: for
+each batch all three ran, the spread of the median step times.
 The three reports are kept beside the summary (sweep-run1.json ...).
 """
 
@@ -43,7 +44,8 @@ def probe_run(out: Path, index: int, probe_args: list[str], limit_s: float) -> P
     return report
 
 
-def dispersion(low: float | None, high: float | None, median: float | None) -> float | None:
+def spread(low: float | None, high: float | None, median: float | None) -> float | None:
+    """(max − min) / median of a point's timed steps."""
     if low is None or high is None or not median:
         return None
     return (high - low) / median
@@ -56,9 +58,14 @@ def run_summary(report: ProbeReport) -> dict:
         "stopped_by_plateau": report.stop_reason == "plateau",
         "largest_batch_ran": max((p.batch_size for p in ok), default=None),
         "points": [{"batch": p.batch_size, "status": p.status, "step_s": p.step_time_s, "timed_steps": p.timed_steps,
-                    "dispersion": dispersion(p.step_time_min_s, p.step_time_max_s, p.step_time_s)}
+                    "dispersion": p.step_time_spread,
+                    "range": spread(p.step_time_min_s, p.step_time_max_s, p.step_time_s)}
                    for p in report.points],
     }
+
+
+def _worst(runs: list[dict], key: str) -> float | None:
+    return max((p[key] for r in runs for p in r["points"] if p[key] is not None), default=None)
 
 
 def summarize(reports: list[ProbeReport]) -> dict:
@@ -80,8 +87,8 @@ def summarize(reports: list[ProbeReport]) -> dict:
         "same_stop_reason": len({r["stop_reason"] for r in runs}) == 1,
         "same_largest_batch": len({r["largest_batch_ran"] for r in runs}) == 1,
         "across_runs": across,
-        "worst_point_dispersion": max((p["dispersion"] for r in runs for p in r["points"]
-                                       if p["dispersion"] is not None), default=None),
+        "worst_point_dispersion": _worst(runs, "dispersion"),
+        "worst_point_range": _worst(runs, "range"),
     }
 
 

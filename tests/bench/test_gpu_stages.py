@@ -139,8 +139,9 @@ def test_sweep_summary_reports_stops_dispersion_and_spread_across_runs():
     assert across and all(row["relative_range"] == pytest.approx(0.1 / (3.1 / 3)) for row in across)
     point = report.ok_points()[0]
     expected = (point.step_time_max_s - point.step_time_min_s) / point.step_time_s
-    assert summary["runs"][0]["points"][0]["dispersion"] == pytest.approx(expected)
-    assert summary["worst_point_dispersion"] >= expected
+    assert summary["runs"][0]["points"][0]["range"] == pytest.approx(expected)
+    assert summary["runs"][0]["points"][0]["dispersion"] == point.step_time_spread
+    assert summary["worst_point_range"] >= expected
 
 
 def test_compile_stage_times_eager_and_compiled_apart(tmp_path):
