@@ -140,7 +140,8 @@ def offers_from_vms(
         offers += _reduce(provider, instance, region, machine, ctx, source, as_of, origin, warnings)
     if unknown:
         names = ", ".join(f"{name} ({n} rows)" for name, n in sorted(unknown.items()))
-        warnings.append(f"{source}: skipped GPUs not in our tables: {names}; add them to pricing/gpu_aliases.csv and pricing/gpus.csv")
+        warnings.append(f"{source}: skipped GPUs not in our tables: {names}; add them to pricing/gpu_aliases.csv "
+                        "and pricing/gpus.csv (fractional GPUs are not planned)")
     kept, dropped = keep_guarded(offers, ctx.gpus, ctx.rules, source)
     return Conversion(offers=kept, warnings=warnings + dropped)
 
@@ -154,7 +155,7 @@ def _machines(
             continue  # CPU-only machine
         count = _whole(row.count)
         if count is None:
-            warnings.append(f"{row.instance}: {row.count:g} GPUs is a fraction of a GPU; skipped")
+            unknown[f"fractional GPUs ({row.accelerator} x{row.count:g})"] += 1
             continue
         gpu = ctx.namer.resolve(provider, row.instance, row.accelerator, row.gpu_memory_gb)
         if gpu is None:
@@ -174,7 +175,7 @@ def _gcp_machines(
         for r in rows if not r.instance and r.accelerator
     }
     machines: dict[tuple[str, str], _Machine] = {}
-    unpaired = 0
+    unpaired = placeholders = 0
     for host in rows:
         if host.instance not in ctx.gcp_hosts:
             continue
@@ -188,9 +189,14 @@ def _gcp_machines(
             unknown[name] += 1
             continue
         machine = machines.setdefault((host.instance, host.region), _Machine(gpu, count, host.vcpus, host.memory_gib))
-        machine.zones.append((host.zone, _sum_parts(host.price, acc.price, count, ctx), _sum_parts(host.spot, acc.spot, count, ctx)))
+        pairs = ((host.price, acc.price), (host.spot, acc.spot))
+        od, spot = (_sum_parts(h, g, count, ctx) for h, g in pairs)
+        placeholders += sum(1 for (h, g), total in zip(pairs, (od, spot), strict=True) if total is None and h is not None and g is not None)
+        machine.zones.append((host.zone, od, spot))
     if unpaired:
         warnings.append(f"gcp: {unpaired} host row(s) have no accelerator price in their zone; skipped")
+    if placeholders:
+        warnings.append(f"gcp: {placeholders} zone price(s) have a placeholder (such as 700.0) on the host or its GPUs; left out")
     return machines
 
 

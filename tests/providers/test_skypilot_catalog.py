@@ -97,6 +97,7 @@ def test_gcp_offers_are_host_plus_accelerators_and_the_700_placeholder_is_droppe
     b200 = offers[("a4-highgpu-8g", "us-central1", "on-demand")]  # host listed at 0.0: the GPUs carry the price
     assert (b200.gpu, b200.price_per_hour) == ("B200-SXM-180GB", 90.216)
     assert not any(k[1] == "us-east4" for k in offers)  # its accelerator is priced 700.0 on both markets
+    assert any("2 zone price(s) have a placeholder" in w for w in conversion.warnings)
     assert "n1-highmem-8" not in {k[0] for k in offers}
 
 
