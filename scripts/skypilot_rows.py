@@ -42,11 +42,16 @@ def main(argv: list[str]) -> int:
     for o in conversion.offers:
         if (wanted and o.instance not in wanted) or (regions and o.region not in regions):
             continue
-        writer.writerow([o.provider, o.instance, o.region, o.market, o.gpu, o.gpu_count, f"{o.price_per_hour:g}", "", "",
+        writer.writerow([o.provider, o.instance, o.region, o.market, o.gpu, o.gpu_count, _usd(o.price_per_hour), "", "",
                          "", o.vcpus or "", f"{o.ram_gb:g}" if o.ram_gb else "", "", o.source, o.as_of.isoformat()])
     for note in conversion.warnings:
         sys.stderr.write(f"note: {note}\n")
     return 0
+
+
+def _usd(value: float) -> str:
+    """Every digit the catalog gave, up to 6 decimals (`:g` would keep only 6 significant ones)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 if __name__ == "__main__":

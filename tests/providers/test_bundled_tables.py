@@ -97,3 +97,21 @@ def test_gcp_rows_that_split_host_and_gpus_add_up(rows: list[dict[str, str]]) ->
     assert split and all(r["provider"] == "gcp" for r in split)
     for row in split:
         assert float(row["host_price"]) + float(row["gpu_price"]) == pytest.approx(float(row["price_per_hour"]), abs=0.01)
+
+
+def test_skypilot_rows_are_reproduced_from_the_extractions_in_pricing_sources(rows: list[dict[str, str]]) -> None:
+    from providers.pricing_context import load_context
+    from providers.skypilot import offers_from_vms, read_vms
+
+    files = {"00148f2af3672e2229b4f7bf8157d5a3f36e3c35": "aws_v8_00148f2.csv",
+             "e385a0d348eda9cefd9806423e7725944dc249e4": "aws_v8_e385a0d.csv"}
+    ctx = load_context()
+    for commit, name in files.items():
+        path = pricing_dir() / "sources" / name
+        made = {o.key: o.price_per_hour for o in offers_from_vms(
+            read_vms(path, name), "aws", ctx, source="s", as_of=dt.date(2025, 6, 1), origin="bundled").offers}
+        bundled = [r for r in rows if f"@{commit}" in r["source"]]
+        assert bundled, commit
+        for r in bundled:
+            key = (r["provider"], r["instance"], r["region"], r["market"])
+            assert made[key] == pytest.approx(float(r["price_per_hour"]), rel=1e-6), key
