@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,8 @@ PROVIDERS = {
     "runpod": "runpod", "oci": "oci", "verda": "verda", "cloudrift": "cloudrift",
 }
 VERSION_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+# gpuhunt's downloads set no timeout; a stalled connection would hang the refresh forever.
+TIMEOUT_S = 30.0
 KEPT = "its previous (bundled or cached) prices are kept"
 
 CatalogFactory = Callable[[], Any]
@@ -47,6 +50,7 @@ def refresh_gpuhunt(
     context: PricingContext | None = None,
     providers: dict[str, str] | None = None,
     now: dt.datetime | None = None,
+    timeout_s: float = TIMEOUT_S,
 ) -> RefreshReport:
     """Load gpuhunt's catalog, turn its GPU items into offers and cache them; never raises for a failed fetch."""
     del catalog_offers  # gpuhunt's catalog is taken whole, not looked up offer by offer
@@ -61,7 +65,7 @@ def refresh_gpuhunt(
             ])
         catalog_factory = lambda: gpuhunt.Catalog(balance_resources=False, auto_reload=False)  # noqa: E731
     ctx = context or load_context()
-    with _captured_log() as log:
+    with _captured_log() as log, _socket_timeout(timeout_s):
         try:
             catalog = catalog_factory()
             catalog.load()
@@ -138,6 +142,17 @@ def version_date(version: str) -> dt.date | None:
         return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
+
+
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """A default socket timeout while gpuhunt downloads (it passes none to urllib)."""
+    saved = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(saved)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import io
+import socket
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -123,6 +124,18 @@ def test_refreshed_rows_join_the_catalog_and_the_cli_reports_the_refresh(
     assert "gpuhunt: refreshed" in err and "gcp" in err
     catalog = load_catalog()
     assert any(o.origin == "gpuhunt" and o.region == "us-east-1" for o in catalog.offers if o.provider == "lambda")
+
+
+def test_a_catalog_server_that_never_answers_times_out_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections, never replies
+    monkeypatch.setenv("GPUHUNT_CATALOG_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    try:
+        report = refresh_gpuhunt([], providers=SOME, now=NOW, timeout_s=0.5)
+    finally:
+        silent.close()
+    assert report.path is None and report.warnings[0].startswith("gpuhunt refresh failed")
 
 
 @pytest.mark.parametrize(("version", "expected"), [
