@@ -74,25 +74,20 @@ def candidate_label(c: Candidate) -> str:
     return f"{c.provider} {c.instance} {c.market} ({c.region})"
 
 
-def optimizer_text(lr: LrChoice) -> str:
-    bits = [f"ratio ×{lr.ratio:.3g}"]
-    if lr.betas:
-        bits.append(f"betas ({lr.betas[0]:.3g}, {lr.betas[1]:.4g})")
-    if lr.eps is not None:
-        bits.append(f"eps {lr.eps:.2g}")
-    if lr.momentum is not None:
-        bits.append(f"momentum {lr.momentum:.3g}")
-    if lr.weight_decay is not None:
-        bits.append(f"weight decay {lr.weight_decay:.3g}")
-    if lr.warmup_steps is not None:
-        bits.append(f"warmup {lr.warmup_steps:,} steps")
-    return ", ".join(bits)
-
-
 def table_price_note(plan: Plan) -> PriceNote:
     """The price tables' names and dates: what a view without the catalog can say of a price."""
     tables = ", ".join(f"{t.name} as of {t.as_of}" for t in plan.price_tables) or "price table"
     return lambda _c: tables
+
+
+def optimizer_rows(lr: LrChoice) -> list[Row]:
+    """Each retuned number beside the lr, with the rule that made it."""
+    items = [("betas", None if lr.betas is None else f"({lr.betas[0]:.3g}, {lr.betas[1]:.4g})", lr.betas_rule),
+             ("eps", None if lr.eps is None else f"{lr.eps:.2g}", lr.eps_rule),
+             ("momentum", None if lr.momentum is None else f"{lr.momentum:g}", lr.momentum_rule),
+             ("weight decay", None if lr.weight_decay is None else f"{lr.weight_decay:.3g}", lr.weight_decay_rule),
+             ("warmup", None if lr.warmup_steps is None else f"{lr.warmup_steps:,} steps", lr.warmup_rule)]
+    return [Row(name, value, rule or "") for name, value, rule in items if value is not None]
 
 
 def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None) -> list[Row]:
@@ -106,7 +101,7 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
         Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
             memory),
         Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),
-        Row("optimizer", optimizer_text(c.lr)),
+        *optimizer_rows(c.lr),
         Row("step time", f"{c.step_time_s * 1e3:,.1f} ms, {c.samples_per_s:,.1f} samples/s", c.step_time_provenance),
         Row("steps", f"{c.steps:,} for {c.samples:,.0f} samples", plan.statistical_efficiency.mode),
         Row("time", f"{hours_text(c.hours)} h", "steps × step time"),

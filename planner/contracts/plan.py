@@ -24,11 +24,17 @@ class LrChoice(Strict):
     rule: str = Field(description="the rule that made lr, e.g. 'sqrt (Malladi et al. 2022)'")
     ratio: float = Field(description="lr / reference lr")
     betas: tuple[float, float] | None = None
+    betas_rule: str | None = Field(default=None, description="the rule that made betas, or why the SDE rule was not applied")
     eps: float | None = None
+    eps_rule: str | None = None
     momentum: float | None = None
+    momentum_rule: str | None = None
     weight_decay: float | None = None
+    weight_decay_rule: str | None = None
     warmup_steps: int | None = None
+    warmup_rule: str | None = None
     notes: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="a rule applied outside, or kept out of, its range")
 
 
 class Candidate(Strict):

@@ -22,6 +22,7 @@ from planner.plan.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
 from planner.plan.candidates import Evaluation, candidate, evaluate
 from planner.plan.gpu_match import match_local_gpu
+from planner.plan.lr import lr_assumptions
 from planner.plan.memory import memory_fit_of
 from planner.plan.step_time import StepTimeModel
 from providers.schema import Catalog, GpuSpec, Offer
@@ -217,6 +218,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     infeasible = [] if recommendation else explain_infeasible(
         cols, request.budget_usd, request.deadline_hours, lambda i: candidate(ev, i).label())
     pick = recommendation.candidate_id if recommendation else (int(front[0]) if len(front) else None)
+    for cid in chosen:
+        warnings += [w for w in ev.shape(cid).lr.warnings if w not in warnings]
     return Plan(
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
@@ -233,7 +236,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
                                                           reference_samples),
         scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
-        assumptions=_assumptions(step_model, sample_model),
+        assumptions=_assumptions(step_model, sample_model) + lr_assumptions(request.reference),
         warnings=warnings,
         price_tables=catalog.tables,
     )
