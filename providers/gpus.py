@@ -19,6 +19,7 @@ GPU_REQUIRED = (
     "name", "vendor", "generation", "memory_gb", "bandwidth_gbs", "bf16_tflops",
     "fp16_tflops", "fp32_tflops", "link", "link_gbs", "source", "as_of",
 )
+GPU_OPTIONAL = ("tf32_tflops",)  # empty or absent: no TF32 (pre-Ampere) or none used
 FAMILY_COLUMNS = ("provider", "instance_prefix", "gpu", "source")
 
 
@@ -35,7 +36,7 @@ class Family(BaseModel):
 def read_gpus(path: Path, display: str) -> dict[str, GpuSpec]:
     """Parse the GPU spec table; BF16 may be empty (T4, V100 have none)."""
     specs: dict[str, GpuSpec] = {}
-    for row in read_rows(path, display, GPU_REQUIRED, ()):
+    for row in read_rows(path, display, GPU_REQUIRED, GPU_OPTIONAL):
         name = row.text("name")
         if name in specs:
             raise row.fail("name", f"{name!r} is listed twice", "keep one row per GPU")
@@ -53,6 +54,7 @@ def read_gpus(path: Path, display: str) -> dict[str, GpuSpec]:
             bf16_tflops=row.positive("bf16_tflops", "dense BF16 TFLOP/s, or leave empty", required=False),
             fp16_tflops=row.positive("fp16_tflops", "dense FP16 TFLOP/s"),  # type: ignore[arg-type]
             fp32_tflops=row.positive("fp32_tflops", "FP32 TFLOP/s"),  # type: ignore[arg-type]
+            tf32_tflops=row.positive("tf32_tflops", "dense TF32 TFLOP/s, or leave empty", required=False),
             link=link,  # type: ignore[arg-type]
             link_gbs=link_gbs,  # type: ignore[arg-type]
             source=row.text("source"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,7 +20,16 @@ from providers.schema import Catalog, GpuSpec, Market, Offer
 
 SortKey = Literal["price", "gpu-price", "per-sample", "samples-per-dollar"]
 SORT_KEYS: tuple[SortKey, ...] = ("price", "gpu-price", "per-sample", "samples-per-dollar")
-Throughput = Callable[[Offer, GpuSpec], float]
+
+
+class Rate(NamedTuple):
+    """Predicted training throughput of one offer, and the per-GPU batch it was predicted at."""
+
+    samples_per_s: float
+    batch_per_gpu: int | None = None
+
+
+Throughput = Callable[[Offer, GpuSpec], float | Rate]
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -52,6 +61,7 @@ class Quote(BaseModel):
     price_age_days: int = Field(description="days between the price's as_of and today")
     usd_per_gpu_hour: float
     samples_per_s: float | None = Field(default=None, description="predicted training samples/s on this offer")
+    batch_per_gpu: int | None = Field(default=None, description="the per-GPU batch samples_per_s was predicted at")
     usd_per_million_samples: float | None = None
     samples_per_usd: float | None = None
 
@@ -112,15 +122,17 @@ def _check_names(catalog: Catalog, flt: QuoteFilter) -> None:
 
 
 def _quote(offer: Offer, spec: GpuSpec, throughput: Throughput | None, today: dt.date) -> Quote:
-    rate = throughput(offer, spec) if throughput is not None else None
+    predicted = throughput(offer, spec) if throughput is not None else None
+    rate, batch = (predicted.samples_per_s, predicted.batch_per_gpu) if isinstance(predicted, Rate) else (predicted, None)
     if rate is not None and rate <= 0:
-        rate = None  # the model predicts nothing usable here (e.g. the batch does not fit)
+        rate, batch = None, None  # the model predicts nothing usable here (e.g. the batch does not fit)
     samples_per_hour = rate * SECONDS_PER_HOUR if rate is not None else None
     return Quote(
         offer=offer,
         price_age_days=(today - offer.as_of).days,
         usd_per_gpu_hour=offer.price_per_gpu_hour,
         samples_per_s=rate,
+        batch_per_gpu=batch,
         usd_per_million_samples=offer.price_per_hour / samples_per_hour * 1e6 if samples_per_hour else None,
         samples_per_usd=samples_per_hour / offer.price_per_hour if samples_per_hour else None,
     )

@@ -38,6 +38,9 @@ class GpuSpec(_Strict):
     )
     fp16_tflops: float = Field(gt=0, description="dense FP16 tensor TFLOP/s")
     fp32_tflops: float = Field(gt=0, description="plain FP32 (non-tensor) TFLOP/s")
+    tf32_tflops: float | None = Field(
+        default=None, gt=0, description="dense TF32 tensor TFLOP/s; None where TF32 is absent (pre-Ampere) or unused"
+    )
     link: LinkKind = Field(description="GPU-to-GPU interconnect inside one instance")
     link_gbs: float = Field(ge=0, description="GPU-to-GPU bandwidth per GPU, GB/s, one direction")
     source: str
@@ -47,8 +50,18 @@ class GpuSpec(_Strict):
     def memory_bytes(self) -> int:
         return int(self.memory_gb * 1e9)
 
-    def peak_tflops(self, precision: str) -> float:
-        """Ceiling for a training precision; bf16 falls back to fp16 where the GPU lacks bf16."""
+    def supports(self, precision: str) -> bool:
+        """bf16 needs Ampere or later; fp16 and fp32 run everywhere."""
+        return precision != "bf16" or self.bf16_tflops is not None
+
+    def peak_tflops(self, precision: str, tf32: bool = False) -> float:
+        """Dense ceiling of one training precision or unit ("tf32": the TF32 tensor cores).
+
+        fp32 with `tf32` runs on TF32 tensor cores where the GPU has them. bf16 where the GPU
+        has none reads the fp16 ceiling: the planner runs such a request in fp16 and says so
+        (planner.plan.step_time.run_precision)."""
+        if precision == "tf32" or (precision == "fp32" and tf32):
+            return self.tf32_tflops if self.tf32_tflops is not None else self.fp32_tflops
         if precision == "fp32":
             return self.fp32_tflops
         if precision == "bf16" and self.bf16_tflops is not None:

@@ -79,7 +79,9 @@ def _flag_error(exc: ValidationError) -> str:
 def _auto_precision() -> str:
     import torch
 
-    return "bf16" if torch.cuda.is_available() else "fp32"
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"  # T4, V100: no bf16
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner.cli.arg_types import positive
 from planner.errors import BadInput
@@ -23,11 +24,13 @@ from providers.quotes import (
     Quote,
     QuoteFilter,
     SortKey,
-    Throughput,
     find_quotes,
 )
 from providers.registry import REFRESHERS, refresher_names
 from providers.schema import CATALOG_SCHEMA_VERSION, Catalog
+
+if TYPE_CHECKING:
+    from planner.plan.offer_rate import OfferRate
 
 REFRESH_CHOICES = refresher_names() + ("all",)
 
@@ -50,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="highest USD per instance-hour")
     p.add_argument("--sort", choices=SORT_KEYS, default=None,
                    help="price, gpu-price, per-sample or samples-per-dollar (default: per-sample with --probe, else price)")
-    p.add_argument("--probe", metavar="report.json", help="saved probe report: adds samples/s and $ per M samples")
+    p.add_argument("--probe", metavar="report.json",
+                   help="saved probe report: adds each GPU's largest batch that fits, its samples/s and $ per M samples")
     p.add_argument("--refresh", choices=REFRESH_CHOICES, metavar="SOURCE",
                    help="fetch live prices into the cache first: "
                    + "; ".join(f"{r.name}: {r.summary}" for r in REFRESHERS) + "; all: every one of them")
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         max_price_per_hour=args.max_price,
     )
     throughput = _throughput(Path(args.probe), catalog) if args.probe else None
+    notes += [f"warning: {w}" for w in (throughput.warnings if throughput else [])]
     sort: SortKey = args.sort or ("per-sample" if throughput else "price")
     try:
         quotes = find_quotes(catalog, flt, sort=sort, throughput=throughput, today=today)
@@ -106,16 +111,12 @@ def _refresh(which: str) -> list[str]:
     return notes
 
 
-def _throughput(path: Path, catalog: Catalog) -> Throughput:
-    """Samples/s per offer from the planner's performance model and a saved probe report."""
-    from planner.plan.gpu_match import match_local_gpu
-    from planner.plan.step_time import samples_per_second
+def _throughput(path: Path, catalog: Catalog) -> OfferRate:
+    """Samples/s per offer at the largest batch that fits its GPU, from the planner's models."""
+    from planner.plan.offer_rate import OfferRate
     from planner.report_file import load_probe_report
 
-    report = load_probe_report(path)
-    precision = report.settings.precision
-    local = match_local_gpu(report.device, catalog.gpus)
-    return lambda offer, spec: samples_per_second(report, spec, offer.gpu_count, precision, local_gpu=local)
+    return OfferRate(load_probe_report(path), catalog.gpus)
 
 
 def _document(catalog: Catalog, flt: QuoteFilter, sort: str, quotes: list[Quote], today: dt.date) -> dict:
@@ -137,18 +138,20 @@ def _print_table(quotes: list[Quote], *, with_throughput: bool) -> None:
     table = Table(show_lines=False, header_style="bold")
     for name in ("provider", "instance", "region", "market", "GPUs"):
         table.add_column(name, no_wrap=True)
-    for name in ("$/hour", "$/GPU-hour") + (("samples/s", "$/M samples") if with_throughput else ()) + ("price age",):
+    rate_columns = ("batch/GPU", "samples/s", "$/M samples") if with_throughput else ()
+    for name in ("$/hour", "$/GPU-hour") + rate_columns + ("price age",):
         table.add_column(name, justify="right", no_wrap=True)
     for q in quotes:
         o = q.offer
         cells = [o.provider, o.instance, o.region, o.market, f"{o.gpu_count}x {o.gpu}",
                  f"{o.price_per_hour:.3f}", f"{q.usd_per_gpu_hour:.3f}"]
         if with_throughput:
-            cells += [_maybe(q.samples_per_s, "{:.1f}"), _maybe(q.usd_per_million_samples, "{:.3f}")]
+            cells += [_maybe(q.batch_per_gpu, "{:,}"), _maybe(q.samples_per_s, "{:.1f}"),
+                      _maybe(q.usd_per_million_samples, "{:.3f}")]
         cells.append(f"{q.price_age_days} d")
         table.add_row(*cells)
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
-def _maybe(value: float | None, fmt: str) -> str:
+def _maybe(value: float | int | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from planner.contracts.probe import KernelsChoice, MemoryFit, NoiseScale, Provenance
-from planner.contracts.request import PlanRequest
+from planner.contracts.request import PlanRequest, Precision
 from planner.contracts.settings import Strict
 from providers.schema import Market, PriceTable
 
@@ -45,6 +45,8 @@ class Candidate(Strict):
     market: Market
     gpu: str
     gpu_count: int
+    precision: Precision | None = Field(
+        default=None, description="what this candidate runs in: the request's, or fp16 where the GPU lacks bf16")
     price_per_hour: float
     per_gpu_batch: int
     accumulation: int = Field(description="micro-batches accumulated per optimizer step")

@@ -29,6 +29,10 @@ class DeviceInfo(Strict):
     gpu_spec: str | None = Field(default=None, description="the catalog GpuSpec this device matched, if any")
     peak_tflops: float | None = Field(default=None, description="dense ceiling for the probe's precision")
     bandwidth_gbs: float | None = None
+    tf32_matmul: bool | None = Field(
+        default=None, description="torch.backends.cuda.matmul.allow_tf32 during the probe (None: not recorded)")
+    tf32_cudnn: bool | None = Field(
+        default=None, description="torch.backends.cudnn.allow_tf32 during the probe: fp32 convolutions on TF32")
 
 
 class Software(Strict):

@@ -24,7 +24,8 @@ class ProbeConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = setting("auto", flag="--device", help="where the probe runs")
     precision: Precision = setting(
         "fp32", flag="--precision",
-        help="bf16 = autocast; the command line's default is fp32 on a CPU, bf16 on CUDA")
+        help="bf16 = autocast; fp16 = autocast with a grad scaler; the command line's default is fp32 on a CPU, "
+             "bf16 on CUDA where supported, else fp16")
     kernels: KernelsChoice = setting(
         "torch", flag="--kernels", help="optimizer and collate: torch's or batchfit's fused Triton kernels")
     start_batch: int = Field(default=1, ge=1)

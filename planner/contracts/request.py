@@ -14,7 +14,9 @@ from planner.contracts.settings import Strict, setting
 REQUEST_SCHEMA_VERSION = 1
 
 OptimizerFamily = Literal["adamw", "adam", "sgd"]
-Precision = Literal["fp32", "bf16"]
+# bf16 and fp16 are autocast mixed precision (fp16 with a grad scaler); fp32 follows torch's
+# defaults: convolutions on TF32 tensor cores, matmuls on the FP32 units unless tf32_matmul.
+Precision = Literal["fp32", "bf16", "fp16"]
 
 # Upper bounds: far past any real run, low enough that products of them stay finite and exact.
 MOST_SAMPLES = 1e18
@@ -85,6 +87,10 @@ class PlanRequest(Strict):
     deadline_hours: float | None = setting(None, flag="--deadline", unit="h", metavar="HOURS", gt=0, le=1e6,
                                            help="longest the run may take")
     precision: Precision = setting("bf16", flag="--precision", help="training precision of the planned run")
+    tf32_matmul: bool = setting(
+        False, flag="--tf32-matmul", negatable=True,
+        help="fp32 plans: matmuls on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32); "
+             "convolutions use TF32 either way, as torch does by default")
     providers: list[str] | None = setting(None, flag="--providers",
                                           help="comma list, e.g. aws,gcp,azure,lambda (default: every provider)")
     regions: list[str] | None = setting(None, flag="--regions", help="comma list of provider regions")

@@ -81,7 +81,8 @@ def _summary(report: ProbeReport, fit: MemoryFit | None, noise: NoiseScale | Non
     )
 
 
-def _memory_fit(report: ProbeReport, warnings: list[str]) -> MemoryFit:
+def memory_fit_for_plan(report: ProbeReport, warnings: list[str]) -> MemoryFit:
+    """The probe's fitted M(B), else one point taken as all per-sample (with a warning)."""
     fit = memory_fit_of(report)
     if fit is not None:
         return fit
@@ -107,6 +108,7 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
         f"global batches considered: B0/{priors.BATCH_RANGE_BELOW} to B0*"
         f"{priors.BATCH_RANGE_ABOVE if samples.b_noise else priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED} in powers of two",
         f"FLOPs/sample {model.flops_per_sample:.3g} ({model.flops_provenance})",
+        _precision_assumption(model),
     ]
     if model.calibrated_efficiency is not None and model.local_gpu is not None:
         out.append(
@@ -125,6 +127,16 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
                "a step is never faster than its host work")
     out.append(samples.describe().explanation)
     return out
+
+
+def _precision_assumption(model: StepTimeModel) -> str:
+    if model.precision == "fp32":
+        matmul = "TF32 tensor cores (tf32_matmul on)" if model.tf32_matmul else "the FP32 units (torch's default)"
+        return (f"fp32: matmuls on {matmul}; convolutions on TF32 tensor cores where the GPU has them "
+                "(torch.backends.cudnn.allow_tf32 defaults to True), each at its own ceiling")
+    if model.precision == "bf16":
+        return "bf16 autocast; GPUs without bf16 (T4, V100) are planned in fp16 with a grad scaler, at the fp16 ceiling"
+    return f"{model.precision} autocast" + (" with a grad scaler" if model.precision == "fp16" else "")
 
 
 def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, str]:
@@ -197,9 +209,9 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
             f"the probe ran in {report.settings.precision} but the plan is for {request.precision}: "
             "memory and step time carry over approximately"
         )
-    fit = _memory_fit(report, warnings)
+    fit = memory_fit_for_plan(report, warnings)
     local_gpu = match_local_gpu(report.device, catalog.gpus)
-    step_model = StepTimeModel(report, local_gpu, request.precision)
+    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band

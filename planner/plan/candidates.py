@@ -108,6 +108,7 @@ def candidate(ev: Evaluation, i: int) -> Candidate:
         market=offer.market,
         gpu=offer.gpu,
         gpu_count=offer.gpu_count,
+        precision=shape.precision,
         price_per_hour=offer.price_per_hour,
         per_gpu_batch=shape.per_gpu_batch,
         accumulation=shape.accumulation,

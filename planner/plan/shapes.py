@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from planner.plan import priors
 from planner.contracts.plan import Exclusion, LrChoice
 from planner.contracts.probe import MemoryFit, Provenance
-from planner.contracts.request import PlanRequest
+from planner.contracts.request import PlanRequest, Precision
 from planner.plan.efficiency import SampleModel
 from planner.plan.lr import retune
 from planner.plan.memory import MemoryLimit, largest_batch
-from planner.plan.step_time import StepTimeModel
+from planner.plan.step_time import StepTimeModel, run_precision
 from providers.schema import GpuSpec, Offer
 
 
@@ -45,6 +45,7 @@ class Shape:
     per_gpu_batch: int
     accumulation: int
     global_batch: int
+    precision: Precision
     step_time_s: float
     provenance: Provenance
     steps: int
@@ -98,13 +99,18 @@ class ShapeBook:
     def _make_shapes(self, gpu: GpuSpec, n_gpus: int) -> Iterator[Shape]:
         fits = self.limit(gpu).largest_batch
         b_noise = self.samples.b_noise
+        precision: Precision = run_precision(gpu, self.request.precision)  # type: ignore[assignment]
+        precision_note = (f"{gpu.name} has no bf16: planned in fp16 (autocast with a grad scaler) at its "
+                          f"{gpu.fp16_tflops:g} TFLOP/s fp16 ceiling") if precision != self.request.precision else None
         for batch in self.batches:
             split = split_batch(batch, n_gpus, fits)
             if split is None:
                 continue
             micro, accumulation = split
             step = self.perf.predict(gpu, n_gpus, micro, accumulation)
-            notes: list[str] = [f"step time {step.basis}"] if step.basis else []
+            notes: list[str] = [precision_note] if precision_note else []
+            if step.basis:
+                notes.append(f"step time {step.basis}")
             if accumulation > 1:
                 notes.append(f"accumulates {accumulation} micro-batches of {micro}: {fits} fit per GPU")
             if b_noise is not None and batch > priors.BEYOND_CRITICAL_FACTOR * b_noise:
@@ -115,6 +121,7 @@ class ShapeBook:
                 per_gpu_batch=micro,
                 accumulation=accumulation,
                 global_batch=batch,
+                precision=precision,
                 step_time_s=step.seconds,
                 provenance=step.provenance,
                 steps=steps,

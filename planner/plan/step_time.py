@@ -5,7 +5,8 @@ and device-bound at large ones, so the measured local step time is fitted as
     t(B) = max(host, fixed + B * per_sample)
 with the line through the larger half of the batch sizes. Each part moves to a target GPU by
 its own ceiling:
-- per-sample compute: FLOPs/sample over (peak TFLOP/s for the precision x achieved efficiency);
+- per-sample compute: FLOPs/sample over (peak TFLOP/s for the precision x achieved efficiency),
+  matmul and convolution FLOPs each at their own ceiling (see `ceilings`);
 - fixed device work: optimizer bytes/param x params over memory bandwidth, plus whatever else
   the probe's GPU measured, moved by the bandwidth ratio;
 - host time: measured on a GPU probe, else a prior per parameter tensor (kernels per tensor);
@@ -70,6 +71,30 @@ def fit_step_time(points: list[ProbePoint]) -> LocalStepTime | None:
     return LocalStepTime(host_s=host, fixed_s=fixed, per_sample_s=per_sample, points=len(xy))
 
 
+def run_precision(gpu: GpuSpec, precision: str) -> str:
+    """The precision a run takes on `gpu`: bf16 where the GPU has none (T4, V100) runs as fp16,
+    autocast with a grad scaler, at the fp16 ceiling."""
+    return "fp16" if precision == "bf16" and not gpu.supports("bf16") else precision
+
+
+def ceilings(gpu: GpuSpec, precision: str, tf32_matmul: bool) -> tuple[tuple[float, str], tuple[float, str]]:
+    """((matmul TFLOP/s, unit), (convolution TFLOP/s, unit)) for a run in `precision` on `gpu`.
+
+    Mixed precision puts both on the tensor cores. fp32 follows torch's defaults:
+    torch.backends.cudnn.allow_tf32 is True, so convolutions run on TF32 tensor cores;
+    torch.backends.cuda.matmul.allow_tf32 is False, so matmuls stay on the FP32 units unless
+    the request turns TF32 matmuls on. The unit names the efficiency prior that applies.
+    """
+    ran = run_precision(gpu, precision)
+    if ran != "fp32":
+        tensor = gpu.peak_tflops(ran)
+        return (tensor, ran), (tensor, ran)
+    tf32 = gpu.tf32_tflops if gpu.vendor == "nvidia" else None
+    matmul = (tf32, "tf32") if tf32_matmul and tf32 is not None else (gpu.fp32_tflops, "fp32")
+    conv = (tf32, "tf32") if tf32 is not None else (gpu.fp32_tflops, "fp32")
+    return matmul, conv
+
+
 @dataclass(frozen=True)
 class StepPrediction:
     seconds: float
@@ -84,9 +109,12 @@ class StepPrediction:
 class StepTimeModel:
     """Predicts seconds per optimizer step for (GPU, GPUs, micro-batch, accumulation)."""
 
-    def __init__(self, report: ProbeReport, local_gpu: GpuSpec | None, precision: str) -> None:
+    def __init__(self, report: ProbeReport, local_gpu: GpuSpec | None, precision: str,
+                 tf32_matmul: bool = False) -> None:
         self.report = report
         self.precision = precision
+        self.tf32_matmul = tf32_matmul
+        self.conv_share = report.model.conv_flops_fraction or 0.0
         self.params = report.model.params
         self.local_gpu = local_gpu if report.device.kind == "cuda" else None
         self.local_fit = fit_step_time(report.points)
@@ -102,11 +130,27 @@ class StepTimeModel:
         # Kaplan et al. 2020: about 6 FLOPs per parameter per token for forward + backward.
         return 6.0 * self.params * (model.seq_len or 1), "prior"
 
+    def ceiling_tflops(self, gpu: GpuSpec) -> float:
+        """The ceiling for this model's FLOP mix: time adds up per FLOP, so matmul and
+        convolution ceilings combine as a harmonic mean weighted by their shares."""
+        (matmul, _), (conv, _) = ceilings(gpu, self.precision, self.tf32_matmul)
+        return 1.0 / ((1.0 - self.conv_share) / matmul + self.conv_share / conv)
+
+    def _prior_efficiency(self, gpu: GpuSpec) -> float:
+        """Each FLOP class at its own ceiling and its unit's prior efficiency, as one fraction
+        of ceiling_tflops (FP32 units have their own prior; TF32 takes the tensor cores' fitted
+        one at the TF32 ridge point)."""
+        (matmul, matmul_unit), (conv, conv_unit) = ceilings(gpu, self.precision, self.tf32_matmul)
+        matmul_eff = priors.compute_efficiency(gpu, matmul_unit)
+        conv_eff = priors.compute_efficiency(gpu, conv_unit, 1.0)
+        seconds_per_tflop = (1.0 - self.conv_share) / (matmul * matmul_eff) + self.conv_share / (conv * conv_eff)
+        return 1.0 / (self.ceiling_tflops(gpu) * seconds_per_tflop)
+
     def _calibrate(self) -> float | None:
         """Achieved fraction of the local GPU's ceiling, when the probe ran on a known GPU."""
         if self.local_gpu is None or self.local_fit is None:
             return None
-        local_peak = self.local_gpu.peak_tflops(self.precision) * 1e12
+        local_peak = self.ceiling_tflops(self.local_gpu) * 1e12
         return min(1.0, self.flops_per_sample / (self.local_fit.per_sample_s * local_peak))
 
     def _host(self) -> tuple[float, Provenance]:
@@ -138,13 +182,12 @@ class StepTimeModel:
         return self._optimizer_s(gpu) + extra * self.local_gpu.bandwidth_gbs / gpu.bandwidth_gbs
 
     def efficiency(self, gpu: GpuSpec) -> tuple[float, Provenance]:
-        """Compute efficiency on `gpu`: calibrated from the probe, or the fitted prior."""
-        conv_share = self.report.model.conv_flops_fraction or 0.0
-        prior = priors.compute_efficiency(gpu, self.precision, conv_share)
+        """Compute efficiency on `gpu`: calibrated from the probe, or the fitted prior (each FLOP
+        class at its own ceiling, see _prior_efficiency)."""
+        prior = self._prior_efficiency(gpu)
         if self.calibrated_efficiency is not None and self.local_gpu is not None:
             # Another GPU: carry the measured-to-prior ratio over to its prior.
-            local_prior = priors.compute_efficiency(self.local_gpu, self.precision, conv_share)
-            return min(1.0, self.calibrated_efficiency / local_prior * prior), "calibrated"
+            return min(1.0, self.calibrated_efficiency / self._prior_efficiency(self.local_gpu) * prior), "calibrated"
         return prior, "prior"
 
     def allreduce_s(self, gpu: GpuSpec, n_gpus: int) -> float:
@@ -171,7 +214,7 @@ class StepTimeModel:
             basis: str | None = None
         else:
             eff, provenance = self.efficiency(gpu)
-            per_micro = self.flops_per_sample * micro_batch / (gpu.peak_tflops(self.precision) * 1e12 * eff)
+            per_micro = self.flops_per_sample * micro_batch / (self.ceiling_tflops(gpu) * 1e12 * eff)
             host, fixed = self.host_s, self.fixed_s(gpu)
             basis = fitted_priors.fitted().basis()
         allreduce = self.allreduce_s(gpu, n_gpus)
@@ -183,12 +226,3 @@ class StepTimeModel:
     def _is_local(self, gpu: GpuSpec) -> bool:
         return self.local_gpu is not None and gpu.name == self.local_gpu.name
 
-
-def samples_per_second(report: ProbeReport, gpu: GpuSpec, gpu_count: int, precision: str,
-                       local_gpu: GpuSpec | None = None) -> float:
-    """Training throughput of `gpu_count` x `gpu` at the probe's best measured per-GPU batch."""
-    best = report.best_point()
-    micro = best.batch_size if best else 1
-    model = StepTimeModel(report, local_gpu, precision)
-    step = model.predict(gpu, gpu_count, micro, 1)
-    return micro * gpu_count / step.seconds

@@ -48,24 +48,29 @@ def default_memory_cap() -> int:
 
 
 def device_info(device: torch.device, precision: Precision, cap_bytes: int | None) -> DeviceInfo:
+    # The TF32 flags the probe ran with: fp32 matmuls and convolutions take TF32 tensor cores by them.
+    tf32 = {"tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
     if device.type == "cuda":
         info = DeviceInfo(
             kind="cuda",
             name=torch.cuda.get_device_name(device),
             memory_bytes=torch.cuda.get_device_properties(device).total_memory,
             memory_source="device",
+            **tf32,
         )
         # The ceilings come from the same GPU spec table the planner prices with.
         spec = match_local_gpu(info, load_gpu_specs())
         if spec is None:
             return info
-        return info.model_copy(update={"gpu_spec": spec.name, "peak_tflops": spec.peak_tflops(precision),
+        peak = spec.peak_tflops(precision, tf32=tf32["tf32_matmul"]) if spec.supports(precision) else None
+        return info.model_copy(update={"gpu_spec": spec.name, "peak_tflops": peak,
                                        "bandwidth_gbs": spec.bandwidth_gbs})
     return DeviceInfo(
         kind="cpu",
         name=_cpu_name(),
         memory_bytes=cap_bytes,
         memory_source="cap" if cap_bytes is not None else "unknown",
+        **tf32,
     )
 
 

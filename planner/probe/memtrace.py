@@ -96,7 +96,7 @@ def predict_step_peak(bundle: ModelBundle, batch_size: int, device: torch.device
     twin = fake_bundle(bundle, mode, device)
     batch = bundle.make_batch(batch_size, device)
     with mode:
-        step = TrainStep(twin, device, precision, kernels)
+        step = TrainStep(twin, device, precision, kernels, loss_scaling=False)  # see TrainStep
         if kernels == "triton":
             # Triton kernels cannot launch on fake tensors; FusedAdamW's torch reference keeps the
             # same state (and adds a few temporaries, so the trace errs on the safe side).

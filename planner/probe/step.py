@@ -50,11 +50,14 @@ class TrainStep:
     """A bundle's model on `device` with its optimizer, ready to take real training steps.
 
     precision "bf16" runs forward and loss under torch.autocast(bfloat16); weights, gradients
-    and optimizer state stay fp32, as in ordinary mixed-precision training.
+    and optimizer state stay fp32, as in ordinary mixed-precision training. "fp16" runs under
+    torch.autocast(float16) with a torch.amp.GradScaler, as fp16 training must (small gradients
+    underflow fp16 without the scaled loss); `loss_scaling=False` leaves the scaler out, for the
+    fake-tensor memory trace, where it only adds a scalar and its inf check cannot run.
     """
 
     def __init__(self, bundle: ModelBundle, device: torch.device, precision: Precision = "fp32",
-                 kernels: KernelsChoice = "torch"):
+                 kernels: KernelsChoice = "torch", loss_scaling: bool = True):
         self.bundle = bundle
         self.device = device = canonical_device(device)
         self.precision = precision
@@ -65,32 +68,74 @@ class TrainStep:
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(trainable, device, kernels)
         self.kernels_ran, self.optimizer_name = optimizer_choice(device, kernels)
+        self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" and loss_scaling else None
+        self._found_inf = False  # an inf or nan among the unscaled gradients since the last step
         self._loss_checked = False
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+            return torch.autocast(self.device.type, dtype=dtype)
         return contextlib.nullcontext()
 
-    def forward_backward(self, batch: Batch, zero_grad: bool = True) -> torch.Tensor:
-        """Loss and gradients of one batch (accumulated onto .grad when zero_grad is False)."""
-        if zero_grad:
-            self.release_grads()
+    def _loss(self, batch: Batch) -> torch.Tensor:
         with self.autocast():
             loss = self.bundle.loss(self.model, batch)
         if not self._loss_checked:
             self._check_loss(loss)
-        loss.backward()
+        return loss
+
+    def forward_backward(self, batch: Batch, zero_grad: bool = True) -> torch.Tensor:
+        """Loss and true gradients of one batch (accumulated onto .grad when zero_grad is False).
+
+        Under fp16 the gradients are unscaled before they are returned, so callers that read
+        them (the noise scale, the DDP probe) see what an fp32 step would.
+        """
+        if zero_grad:
+            self.release_grads()
+        loss = self._loss(batch)
+        if self.scaler is None:
+            loss.backward()
+            return loss.detach()
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        earlier = [p.grad for p in params]  # already unscaled: keep them out of this backward
+        for p in params:
+            p.grad = None
+        self.scaler.scale(loss).backward()
+        grads = [p.grad for p in params if p.grad is not None]
+        found_inf = torch.zeros((), device=self.device)
+        inv_scale = torch.full((), 1.0 / self.scaler.get_scale(), device=self.device)
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, found_inf, inv_scale)
+        self._found_inf = self._found_inf or bool(found_inf.item())
+        for p, before in zip(params, earlier):
+            if before is not None:
+                p.grad = before if p.grad is None else p.grad.add_(before)
         return loss.detach()
 
     def optimizer_step(self) -> None:
-        self.optimizer.step()
+        """Step on the gradients forward_backward left; under fp16 an overflowed step is skipped
+        and the loss scale halved, as GradScaler.step and update do."""
+        if self.scaler is None:
+            self.optimizer.step()
+            return
+        if self._found_inf:
+            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
+        else:
+            self.optimizer.step()
+        self._found_inf = False
 
     def run(self, batch: Batch) -> torch.Tensor:
-        """One full training step; returns the (detached) loss."""
-        loss = self.forward_backward(batch)
-        self.optimizer_step()
-        return loss
+        """One full training step as a user would write it; returns the (detached) loss."""
+        if self.scaler is None:
+            loss = self.forward_backward(batch)
+            self.optimizer_step()
+            return loss
+        self.release_grads()
+        loss = self._loss(batch)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
 
     def release_grads(self) -> None:
         """Drop the gradients (set to None), so they hold no memory between steps."""
