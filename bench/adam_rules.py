@@ -1,6 +1,6 @@
 """Adam's betas far above the reference batch: steps to a target loss under three settings.
 
-    .venv/bin/python bench/adam_rules.py          # ~12 min on one core: bench/results/adam-rules-cpu.{json,md}
+    .venv/bin/python bench/adam_rules.py          # ~15 min on an idle core (44 on a shared one): bench/results/adam-rules-cpu.{json,md}
     .venv/bin/python bench/adam_rules.py --quick  # ~1 min: one seed, kappa 16 only, prints, writes nothing
 
 `gpt-tiny` (0.44 M parameters, 32 bytes per sample) on the stdlib corpus, 1 file in 10 held out,
