@@ -122,13 +122,13 @@ def _steps(value: float | None) -> str:
 
 def markdown(result: dict, command: str) -> str:
     b = result["bench"]
-    out = [f"# Adam's betas at large kappa: steps to L* (CPU)", "",
-           f"`{command}`: {result['runtime_s'] / 60:.0f} min on {result['threads']} CPU thread(s), torch "
+    intro = (f"`{command}`: {result['runtime_s'] / 60:.0f} min on {result['threads']} CPU thread(s), torch "
            f"{result['torch']}, seeds {', '.join(map(str, b['seeds']))}. Model: `{result['model']}` at "
            f"{result['seq_len']} bytes per sample on the stdlib corpus; L* = {b['target']} nats/byte held-out. "
            f"Reference B0 = {result['reference']['batch_size']}, lr0 = {result['reference']['lr']:g}, betas (0.9, 0.999), "
            "eps 1e-8, no decay; every setting runs at lr0 x sqrt(kappa). Steps to L* from a local fit of "
-           f"held-out loss vs ln(step); a run not across L* by {b['max_steps']} steps is 'not reached'.", "",
+           f"held-out loss vs ln(step); a run not across L* by {b['max_steps']} steps is 'not reached'.")
+    out = ["# Adam's betas at large kappa: steps to L* (CPU)", "", intro, "",
            "| kappa | B | setting | lr | β1, β2 | eps | steps per seed | mean |",
            "|---:|---:|---|---:|---|---:|---|---:|"]
     for r in result["rows"]:

@@ -153,5 +153,5 @@ def _print_table(quotes: list[Quote], *, with_throughput: bool) -> None:
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
-def _maybe(value: float | int | None, fmt: str) -> str:
+def _maybe(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)

@@ -32,11 +32,21 @@ CURRENT: dict[Kind, int] = {
     "request": REQUEST_SCHEMA_VERSION,
 }
 
+
+
+def _fields_added(doc: Document) -> Document:
+    """Only fields with defaults were added: a version-1 document reads as it is.
+    probe 2: DeviceInfo.tf32_matmul / tf32_cudnn (not recorded before: None).
+    plan 2: each LrChoice number's rule and warnings, Candidate.precision (None: the request's).
+    request 2: precision "fp16" and tf32_matmul (False: torch's default)."""
+    return dict(doc)
+
+
 # kind -> {version v: the function that turns a version-v document into a version v+1 one}
 MIGRATIONS: dict[Kind, dict[int, Migration]] = {
-    "probe": {},
-    "plan": {},
-    "request": {},
+    "probe": {1: _fields_added},
+    "plan": {1: _fields_added},
+    "request": {1: _fields_added},
 }
 
 # A request file written by hand may leave the version out: it means the first one.

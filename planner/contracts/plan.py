@@ -12,7 +12,7 @@ from planner.contracts.request import PlanRequest, Precision
 from planner.contracts.settings import Strict
 from providers.schema import Market, PriceTable
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 2
 
 Policy = Literal["cheapest-within-deadline", "fastest-within-budget", "knee"]
 

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from planner.contracts.request import Precision
 from planner.contracts.settings import Strict
 
-PROBE_SCHEMA_VERSION = 1
+PROBE_SCHEMA_VERSION = 2
 
 PointStatus = Literal["ok", "oom", "error", "skipped"]
 Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived"]

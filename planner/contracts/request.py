@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from planner.contracts.settings import Strict, setting
 
-REQUEST_SCHEMA_VERSION = 1
+REQUEST_SCHEMA_VERSION = 2
 
 OptimizerFamily = Literal["adamw", "adam", "sgd"]
 # bf16 and fp16 are autocast mixed precision (fp16 with a grad scaler); fp32 follows torch's

@@ -94,4 +94,13 @@ def test_a_request_file_from_a_newer_batchfit_is_refused():
     request = {"schema_version": 99, "model": "mlp", "workload": {"samples": 10}, "reference": {"batch_size": 8, "lr": 0.1}}
     with pytest.raises(BadInput, match="newer than this batchfit"):
         parse_request(request, "plan.toml")
-    assert parse_request({k: v for k, v in request.items() if k != "schema_version"}, "x").schema_version == 1
+    # no version: the first one, migrated to the current
+    assert parse_request({k: v for k, v in request.items() if k != "schema_version"}, "x").schema_version == 2
+
+
+def test_version_1_documents_read_as_version_2_with_the_added_fields_at_their_defaults():
+    report = parse_probe_report(json.loads((ROOT / "tests/cli/data/gpt-tiny-cpu.json").read_text()), "r.json")
+    assert report.schema_version == 2 and report.device.tf32_matmul is None
+    request = parse_request({"schema_version": 1, "model": "mlp", "workload": {"samples": 10},
+                             "reference": {"batch_size": 8, "lr": 0.1}}, "plan.toml")
+    assert request.schema_version == 2 and request.tf32_matmul is False

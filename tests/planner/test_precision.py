@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from planner.contracts import ModelInfo, PlanRequest, ProbeReport, ReferenceRun, Workload
+from planner.contracts import (
+    ModelInfo,
+    PlanRequest,
+    ProbeReport,
+    ReferenceRun,
+    Workload,
+)
 from planner.plan import priors
 from planner.plan.build import build_plan
 from planner.plan.offer_rate import OfferRate
@@ -14,7 +20,7 @@ from planner.plan.step_time import StepTimeModel, ceilings, run_precision
 from planner.report_file import load_probe_report
 from providers.catalog import load_catalog
 from providers.schema import Catalog, GpuSpec, Offer
-from tests.gpu_specs import A100, H100, T4
+from tests.gpu_specs import A100, T4
 
 RESNET50_CPU = Path(__file__).resolve().parents[2] / "bench" / "results" / "resnet50-cpu-bf16.json"
 
@@ -33,7 +39,7 @@ def test_bf16_runs_as_fp16_where_the_gpu_has_no_bf16():
 
 def test_fp16_on_t4_at_the_fp16_ceiling(report: ProbeReport):
     model = StepTimeModel(report, None, "bf16")
-    eff = priors.compute_efficiency("turing", "fp16")
+    eff = priors.compute_efficiency(T4, "fp16")
     step = model.predict(T4, 1, 4, 1)
     assert step.compute_s == pytest.approx(6e11 * 4 / (65e12 * eff))  # flops/sample 6e11 in the fixture
     assert StepTimeModel(report, None, "fp16").predict(T4, 1, 4, 1).seconds == step.seconds
@@ -56,17 +62,18 @@ def test_fp32_follows_torch_defaults_tf32_convolutions_not_matmuls():
 
 
 def test_fp32_convolution_vs_fp32_matmul_on_an_a100(report: ProbeReport):
-    tensor = priors.compute_efficiency("ampere", "tf32")
-    conv_eff = tensor * priors.CONV_EFFICIENCY_RATIO
+    tensor = priors.compute_efficiency(A100, "tf32")  # the tensor cores' fitted prior at the TF32 ridge point
+    conv_eff = priors.compute_efficiency(A100, "tf32", 1.0)
+    fp32_eff = priors.compute_efficiency(A100, "fp32")
     convnet = StepTimeModel(with_conv_share(report, 1.0), None, "fp32")
     assert convnet.predict(A100, 1, 1, 1).compute_s == pytest.approx(6e11 / (156e12 * conv_eff))
     matmuls = StepTimeModel(with_conv_share(report, 0.0), None, "fp32")
-    assert matmuls.predict(A100, 1, 1, 1).compute_s == pytest.approx(6e11 / (19.5e12 * priors.FP32_COMPUTE_EFFICIENCY))
+    assert matmuls.predict(A100, 1, 1, 1).compute_s == pytest.approx(6e11 / (19.5e12 * fp32_eff))
     tf32 = StepTimeModel(with_conv_share(report, 0.0), None, "fp32", tf32_matmul=True)
     assert tf32.predict(A100, 1, 1, 1).compute_s == pytest.approx(6e11 / (156e12 * tensor))
     # half the FLOPs in each class: the time adds up per class
     mixed = StepTimeModel(with_conv_share(report, 0.5), None, "fp32").predict(A100, 1, 1, 1).compute_s
-    assert mixed == pytest.approx(3e11 / (19.5e12 * priors.FP32_COMPUTE_EFFICIENCY) + 3e11 / (156e12 * conv_eff))
+    assert mixed == pytest.approx(3e11 / (19.5e12 * fp32_eff) + 3e11 / (156e12 * conv_eff))
 
 
 def test_quotes_give_each_gpu_its_own_batch_and_rank_h100_over_a100_over_t4():
