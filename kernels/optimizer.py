@@ -31,6 +31,11 @@ from .adamw_hyper import AdamWHyperParams, HyperTable
 _FP32_STATE = ("exp_avg", "exp_avg_sq", "master_param")
 
 
+def _graphs_available(tables: LaunchTables) -> bool:
+    """CUDA graphs exist for CUDA tensors only (a test stands in a replay for the interpreter)."""
+    return tables.device.type == "cuda"
+
+
 @dataclass
 class GradPointers:
     """The device vector of the gradients' addresses, rebuilt only when one of them moved."""
@@ -151,7 +156,7 @@ class FusedAdamW(torch.optim.Optimizer):
         Capturing runs nothing: it does not step.
         """
         layout, grads = self._prepare()
-        if layout.tables is None or layout.tables.device.type != "cuda":
+        if layout.tables is None or not _graphs_available(layout.tables):
             raise RuntimeError("FusedAdamW.capture() needs CUDA params and the Triton backend")
         addresses = tuple(g.data_ptr() for g in grads)
         if layout.eager_steps == 0 or addresses != layout.grad_pointers.addresses:

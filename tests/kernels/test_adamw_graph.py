@@ -28,7 +28,8 @@ def _model_pair(device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]
 
 def _backward(model: torch.nn.Module, step: int, device: torch.device) -> None:
     generator = torch.Generator().manual_seed(step)
-    inputs = torch.randn(16, 33, generator=generator).to(device)
+    dtype = next(model.parameters()).dtype  # the bf16 graph test casts the whole model
+    inputs = torch.randn(16, 33, generator=generator).to(device=device, dtype=dtype)
     model(inputs).square().mean().backward()
 
 
@@ -192,5 +193,66 @@ def test_graph_step_refuses_moved_gradients(_):
     _backward(model, 1, device)
     first = next(model.parameters())
     first.grad = first.grad.clone()  # a new address, as after set_to_none and a fresh backward
+    with pytest.raises(RuntimeError, match="changed since capture"):
+        opt.graph_step()
+
+
+class _Replay:
+    """Stands in for a CUDA graph on CPU: replay() runs the captured launch again, with the
+    arguments it was captured with -- what a graph does -- and writes into the same output."""
+
+    def __init__(self, launch):
+        self.launch = launch
+        self.output = launch()
+
+    def replay(self):
+        self.output.copy_(self.launch())
+
+
+def test_graph_step_bookkeeping_under_the_interpreter(kernel_target, monkeypatch):
+    """capture() / graph_step() host logic with a stand-in graph: schedule changes reach the
+    replay, results match torch, and moved gradients or changed options are refused."""
+    device, backend = kernel_target
+    if device.type == "cuda":
+        pytest.skip("the real graph runs in the cuda tests")
+    from kernels import optimizer as optimizer_module
+
+    def fake_capture(launch):
+        graph = _Replay(launch)
+        return graph, graph.output
+
+    monkeypatch.setattr(optimizer_module, "_graphs_available", lambda tables: True)
+    monkeypatch.setattr(optimizer_module, "capture", fake_capture)
+    model, twin = _model_pair(device)
+    opt = FusedAdamW(model.parameters(), **HYPER, max_grad_norm=0.5, backend=backend)
+    opt.use_flat_grads()
+    ref = torch.optim.AdamW(twin.parameters(), **HYPER)
+    for step, hyper in enumerate(SCHEDULE):
+        for optimizer, net in ((opt, model), (ref, twin)):
+            optimizer.zero_grad()
+            _set(optimizer, *hyper)
+            _backward(net, step, device)
+        total_norm = torch.nn.utils.clip_grad_norm_(twin.parameters(), 0.5)
+        if step == 0:
+            with pytest.raises(RuntimeError, match="one step"):
+                opt.capture()
+            opt.step()
+            # The stand-in runs the launch once while "capturing": undo that extra step on both sides.
+            ref.step()
+            opt.capture()
+            ref.step()
+        else:
+            opt.graph_step()
+            ref.step()
+            torch.testing.assert_close(opt.last_grad_sqnorm, total_norm.square(), rtol=1e-5, atol=0.0)
+    for p, r in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, r, **TOL)
+        assert opt.state[p]["step"].item() == ref.state[r]["step"].item() == len(SCHEDULE) + 1
+    opt.max_grad_norm = None
+    with pytest.raises(RuntimeError, match="max_grad_norm on/off"):
+        opt.graph_step()
+    opt.max_grad_norm = 0.5
+    first = next(model.parameters())
+    first.grad = first.grad.clone()
     with pytest.raises(RuntimeError, match="changed since capture"):
         opt.graph_step()
