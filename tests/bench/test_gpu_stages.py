@@ -111,6 +111,7 @@ def test_real_llama_step_measures_time_and_counts_no_cpu_memory(tmp_path):
         assert row["status"] == "ok" and row["step_s"] > 0 and row["peak_bytes"] is None
 
 
+@pytest.mark.slow  # four fake-tensor traces and four real steps: ~60 s on a shared 2-core CPU
 def test_traced_stage_runs_end_to_end_on_a_tiny_config(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("planner.probe.trace")
