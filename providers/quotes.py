@@ -3,7 +3,8 @@
 GPU names match by token, case-insensitively: the query is split on '-', '_' and spaces and every
 piece must be one of the GPU name's pieces, so `H100` matches H100-SXM-80GB, H100-PCIE-80GB and
 H100-NVL-94GB, `a100 80gb` matches both 80 GB A100s, and `L4` does not match L40S. A query equal
-to a GPU generation (`hopper`, `ampere`) matches the whole generation.
+to a GPU generation (`hopper`, `ampere`) matches the whole generation. Regions match by prefix,
+case-insensitively: `us-east` keeps us-east-1 and us-east-2, `eu` every European region.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class QuoteFilter(BaseModel):
     gpu_count: int | None = Field(default=None, ge=1)
     min_gpu_memory_gb: float | None = Field(default=None, gt=0, description="GB per GPU")
     providers: tuple[str, ...] | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, description="region or its start: us-east matches us-east-1, us-east-2")
     market: Market | None = None
     max_price_per_hour: float | None = Field(default=None, gt=0, description="USD per instance-hour")
 
@@ -75,6 +76,10 @@ def gpu_matches(query: str, spec: GpuSpec) -> bool:
     return wanted <= _tokens(spec.name)
 
 
+def region_matches(query: str, region: str) -> bool:
+    return region.lower().startswith(query.strip().lower())
+
+
 def find_quotes(
     catalog: Catalog,
     flt: QuoteFilter,
@@ -99,7 +104,7 @@ def _keep(offer: Offer, catalog: Catalog, flt: QuoteFilter) -> bool:
         flt.gpu_count is None or offer.gpu_count == flt.gpu_count,
         flt.min_gpu_memory_gb is None or spec.memory_gb >= flt.min_gpu_memory_gb,
         flt.providers is None or offer.provider in flt.providers,
-        flt.region is None or offer.region == flt.region,
+        flt.region is None or region_matches(flt.region, offer.region),
         flt.market is None or offer.market == flt.market,
         flt.max_price_per_hour is None or offer.price_per_hour <= flt.max_price_per_hour,
     )
@@ -117,7 +122,7 @@ def _check_names(catalog: Catalog, flt: QuoteFilter) -> None:
             raise QuoteFilterError(f"no provider named {name!r}; available: {', '.join(providers)}")
     if flt.region is not None:
         regions = sorted({o.region for o in catalog.offers if flt.providers is None or o.provider in flt.providers})
-        if flt.region not in regions:
+        if not any(region_matches(flt.region, r) for r in regions):
             raise QuoteFilterError(f"no offers in region {flt.region!r}; available: {', '.join(regions)}")
 
 

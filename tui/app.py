@@ -31,10 +31,12 @@ from providers.catalog import load_catalog
 from providers.errors import CatalogError
 from providers.schema import Catalog
 from tui.commands import BatchfitCommands
-from tui.export import export_plan
+from tui.memory import Memory, default_state_dir
 from tui.messages import PlanExported, ReportReady, RequestEdited
 from tui.probe_job import ProbeRunner, run_real_probe
-from tui.screens.path_prompt import PathPrompt
+from tui.report_change import cancel_note, plan_shift
+from tui.screens.export_dialog import ExportDialog
+from tui.screens.help import HelpScreen
 from tui.screens.plan import PlanScreen
 from tui.screens.probe import ProbeScreen
 from tui.screens.quotes import QuotesScreen
@@ -45,11 +47,12 @@ PresetLoader = Callable[[], list[str]]
 Clock = Callable[[], dt.datetime]
 
 DARK_THEME, LIGHT_THEME = "textual-dark", "textual-light"
-EXPORT_DEFAULTS = {"json": "batchfit-plan.json", "md": "batchfit-plan.md"}
 
 
 def load_presets() -> list[str]:
-    from planner.models.registry import list_presets  # imports torch: called in a worker
+    from planner.models.registry import (
+        list_presets,  # imports torch: called in a worker
+    )
 
     return list_presets()
 
@@ -71,12 +74,15 @@ class BatchfitApp(App[int]):
     CSS_PATH = "batchfit.tcss"
     TITLE = "batchfit"
     COMMANDS = App.COMMANDS | {BatchfitCommands}
+    # Short names: at 80 columns the footer holds the four screens, help, quit and a screen's own keys.
     BINDINGS = [
         Binding("f1", "switch_mode('setup')", "Setup"),
         Binding("f2", "switch_mode('probe')", "Probe"),
         Binding("f3", "switch_mode('plan')", "Plan"),
         Binding("f4", "switch_mode('quotes')", "Quotes"),
-        Binding("f5", "toggle_theme", "Theme"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("f5", "toggle_theme", "Theme", show=False),
     ]
 
     request: var[PlanRequest | None] = var(None)
@@ -86,6 +92,8 @@ class BatchfitApp(App[int]):
     plan: var[Plan | None] = var(None, always_update=True)
     plan_problem: var[str] = var("")
     """Why there is no plan, in one line; empty when there is one."""
+    report_note: var[str] = var("")
+    """What a cancelled probe changed in what the plan rests on; empty when nothing did."""
 
     def __init__(
         self,
@@ -98,12 +106,17 @@ class BatchfitApp(App[int]):
         preset_loader: PresetLoader = load_presets,
         probe_runner: ProbeRunner = run_real_probe,
         clock: Clock = utc_now,
+        state_dir: Path | None = None,
+        export_folder: Path | None = None,
     ) -> None:
+        """state_dir: where the last request and report are kept between launches (None: not kept)."""
         super().__init__()
         self.catalog_loader = catalog_loader
         self.preset_loader = preset_loader
         self.probe_runner = probe_runner
         self.clock = clock
+        self.memory = Memory(state_dir) if state_dir is not None else None
+        self.export_folder = export_folder or Path.cwd()
         self.preload = Preload(request, report, catalog, presets)
 
     async def on_mount(self) -> None:
@@ -112,6 +125,10 @@ class BatchfitApp(App[int]):
         self.add_mode("plan", PlanScreen)
         self.add_mode("quotes", QuotesScreen)
         request, report, catalog, presets = self.preload
+        if self.memory is not None and request is None and report is None:
+            request, report, warnings = self.memory.recall()
+            for warning in warnings:
+                self.notify(warning, severity="warning")
         self.set_reactive(BatchfitApp.request, request)
         self.set_reactive(BatchfitApp.report, report)
         self.set_reactive(BatchfitApp.catalog, catalog)
@@ -149,11 +166,19 @@ class BatchfitApp(App[int]):
             return
         self.call_from_thread(setattr, self, "presets", presets)
 
-    def watch_request(self) -> None:
+    def watch_request(self, request: PlanRequest | None) -> None:
         self.replan()
+        if request is not None:
+            self._remember(self.memory.keep_request(request) if self.memory else None)
 
-    def watch_report(self) -> None:
+    def watch_report(self, report: ProbeReport | None) -> None:
         self.replan()
+        if report is not None:
+            self._remember(self.memory.keep_report(report) if self.memory else None)
+
+    def _remember(self, problem: str | None) -> None:
+        if problem:
+            self.notify(problem, severity="warning")
 
     def watch_catalog(self) -> None:
         self.replan()
@@ -184,7 +209,13 @@ class BatchfitApp(App[int]):
         if not message.report.ok_points():
             self.notify("the probe measured no point; nothing to plan with", severity="error")
             return
+        previous, plan_before = self.report, self.plan
+        note = cancel_note(previous, message.report) if message.source == "cancelled" else ""
         self.report = message.report
+        shift = plan_shift(plan_before, self.plan) if note else ""
+        self.report_note = note + (f"; {shift}" if shift else "")
+        if self.report_note:
+            self.notify(self.report_note, title="The plan changed", severity="warning", timeout=12)
         if self.request is not None and message.report.model.id != self.request.model:
             self.notify(f"the report is for {message.report.model.id}, the request names {self.request.model}",
                         severity="warning")
@@ -195,24 +226,22 @@ class BatchfitApp(App[int]):
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.theme == DARK_THEME else DARK_THEME
 
-    def action_export(self, fmt: str) -> None:
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_export(self) -> None:
         plan = self.plan
         if plan is None:
             self.notify(self.plan_problem or "no plan to export", severity="error")
             return
 
-        def write(path: Path | None) -> None:
-            if path is None:
-                return
-            try:
-                written = export_plan(plan, path)
-            except BatchfitError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.notify(f"plan written to {written}")
-            self.post_message(PlanExported(written))
+        def written(path: Path | None) -> None:
+            if path is not None:
+                self.notify(f"plan written to {path}")
+                self.post_message(PlanExported(path))
 
-        self.push_screen(PathPrompt("Export the plan to (.json or .md)", EXPORT_DEFAULTS[fmt]), write)
+        self.push_screen(ExportDialog(plan, self.export_folder), written)
 
     async def _screen_for(self, mode: str) -> Screen:
         await self.switch_mode(mode)
@@ -247,5 +276,5 @@ def run_app(request_path: str | None = None, probe_path: str | None = None) -> i
     except BatchfitError as exc:
         sys.stderr.write(f"batchfit: error: {exc}\n")
         return EXIT_BAD_INPUT
-    app = BatchfitApp(request=request, report=report)
+    app = BatchfitApp(request=request, report=report, state_dir=default_state_dir())
     return app.run() or 0

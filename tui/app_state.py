@@ -24,6 +24,7 @@ class AppState(Protocol):
     presets: tuple[str, ...]
     plan: Plan | None
     plan_problem: str
+    report_note: str
 
     @property
     def today(self) -> dt.date: ...

@@ -1,11 +1,13 @@
-"""Candidates as table rows: the columns, how each cell reads, how rows sort and filter.
+"""Candidates as table rows: the columns, how each cell reads, how rows group, sort and filter.
 
-Sorting uses the numbers, never the formatted text, so "10.5" sorts after "9.2".
+Candidates that differ only by region are one row (the group's lead: the recommended one, else
+one on the frontier, else the cheapest), which expands into one row per region. Sorting uses the
+numbers, never the formatted text, so "10.5" sorts after "9.2".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from planner.contracts.plan import Candidate, Plan
@@ -13,6 +15,7 @@ from planner.view import hours_text, money
 
 YES, NO = "✓", "✗"
 RECOMMENDED, FRONTIER = "★", "◆"
+GroupKey = tuple[str, str, str, str, int, int, int, int]
 
 
 def short_gpu(name: str) -> str:
@@ -28,11 +31,7 @@ def lr_text(lr: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-INSTANCE_WIDTH = 16
-"""Room for the instance name in an 80-column terminal; wider terminals give it more."""
-
-
-def instance_text(instance: str, market: str, width: int = INSTANCE_WIDTH) -> str:
+def instance_text(instance: str, market: str, width: int = 16) -> str:
     """The instance name cut to `width`, keeping the ' spot' suffix visible: it changes the price."""
     suffix = " spot" if market == "spot" else ""
     room = width - len(suffix)
@@ -41,31 +40,66 @@ def instance_text(instance: str, market: str, width: int = INSTANCE_WIDTH) -> st
 
 
 @dataclass(frozen=True)
+class Group:
+    """Candidates that differ only by region; `members` has the lead first."""
+
+    key: GroupKey
+    members: tuple[Candidate, ...]
+
+    @property
+    def lead(self) -> Candidate:
+        return self.members[0]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the table: a group's lead, or (detail) one region of an expanded group."""
+
+    candidate: Candidate
+    group: Group
+    detail: bool = False
+
+
+def region_text(row: TableRow) -> str:
+    others = len(row.group.members) - 1
+    return row.candidate.region if row.detail or not others else f"{row.candidate.region} +{others}"
+
+
+@dataclass(frozen=True)
 class Column:
     key: str
     title: str
-    cell: Callable[[Candidate], str]
+    cell: Callable[[TableRow], str]
     sort_key: Callable[[Candidate], float | str]
+    width: int
+    letter: str
     numeric: bool = False
 
 
-# Sized for an 80-column terminal: every column but the region fits without scrolling sideways.
+# Sized for an 80-column terminal; Region comes last, wider terminals give it and the instance more room.
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Cloud", lambda c: c.provider, lambda c: c.provider),
-    Column("instance", "Instance", lambda c: instance_text(c.instance, c.market), lambda c: c.instance),
-    Column("gpus", "GPUs", lambda c: f"{c.gpu_count}×{short_gpu(c.gpu)}", lambda c: c.gpu_count, numeric=True),
-    Column("global_batch", "Batch", lambda c: str(c.global_batch), lambda c: c.global_batch, numeric=True),
-    Column("per_gpu", "B/GPU", lambda c: str(c.per_gpu_batch), lambda c: c.per_gpu_batch, numeric=True),
-    Column("accumulation", "Acc", lambda c: str(c.accumulation), lambda c: c.accumulation, numeric=True),
-    Column("lr", "LR", lambda c: lr_text(c.lr.lr), lambda c: c.lr.lr, numeric=True),
-    Column("hours", "Hours", lambda c: hours_text(c.hours), lambda c: c.hours, numeric=True),
-    Column("cost", "USD", lambda c: money(c.cost_usd), lambda c: c.cost_usd, numeric=True),
-    Column("deadline", "Due", lambda c: YES if c.meets_deadline else NO, lambda c: not c.meets_deadline),
-    Column("budget", "Bgt", lambda c: YES if c.meets_budget else NO, lambda c: not c.meets_budget),
-    Column("region", "Region", lambda c: c.region, lambda c: c.region),
+    Column("provider", "Cloud", lambda r: r.candidate.provider, lambda c: c.provider, 8, "c"),
+    Column("instance", "Instance", lambda r: instance_text(r.candidate.instance, r.candidate.market, 99),
+           lambda c: c.instance, 14, "i"),
+    Column("gpus", "GPUs", lambda r: f"{r.candidate.gpu_count}×{short_gpu(r.candidate.gpu)}", lambda c: c.gpu_count,
+           7, "g", numeric=True),
+    Column("global_batch", "Batch", lambda r: str(r.candidate.global_batch), lambda c: c.global_batch, 5, "b",
+           numeric=True),
+    Column("per_gpu", "B/GPU", lambda r: str(r.candidate.per_gpu_batch), lambda c: c.per_gpu_batch, 5, "p",
+           numeric=True),
+    Column("accumulation", "Acc", lambda r: str(r.candidate.accumulation), lambda c: c.accumulation, 3, "a",
+           numeric=True),
+    Column("lr", "LR", lambda r: lr_text(r.candidate.lr.lr), lambda c: c.lr.lr, 7, "l", numeric=True),
+    Column("hours", "Hours", lambda r: hours_text(r.candidate.hours), lambda c: c.hours, 5, "h", numeric=True),
+    Column("cost", "USD", lambda r: money(r.candidate.cost_usd), lambda c: c.cost_usd, 7, "u", numeric=True),
+    Column("deadline", "Due", lambda r: YES if r.candidate.meets_deadline else NO, lambda c: not c.meets_deadline,
+           3, "d"),
+    Column("budget", "Bgt", lambda r: YES if r.candidate.meets_budget else NO, lambda c: not c.meets_budget, 3, "t"),
+    Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
-"""Due: meets the deadline. Bgt: within the budget. Region comes last: an 80-column terminal scrolls to it."""
+"""Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
+COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}
 
 
 def marker(c: Candidate, plan: Plan) -> str:
@@ -74,10 +108,11 @@ def marker(c: Candidate, plan: Plan) -> str:
     return FRONTIER if c.id in plan.pareto else ""
 
 
-def matches(c: Candidate, query: str) -> bool:
-    """Every word of the query appears in the candidate's provider, instance, GPU, region or market."""
-    haystack = f"{c.provider} {c.instance} {c.gpu} {c.region} {c.market}".lower()
-    return all(word in haystack for word in query.lower().split())
+def matches(c: Candidate, words: list[str]) -> bool:
+    """Every word appears in the candidate's provider, instance, GPU or market, or starts its region."""
+    haystack = f"{c.provider} {c.instance} {c.gpu} {c.market}".lower()
+    region = c.region.lower()
+    return all(word in haystack or region.startswith(word) for word in words)
 
 
 @dataclass(frozen=True)
@@ -88,17 +123,46 @@ class RowFilter:
     feasible_only: bool = False
     frontier_only: bool = False
 
-    def keep(self, c: Candidate, plan: Plan) -> bool:
-        if self.feasible_only and not (c.meets_deadline and c.meets_budget):
-            return False
-        if self.frontier_only and c.id not in plan.pareto:
-            return False
-        return matches(c, self.query)
+    def keeper(self, plan: Plan) -> Callable[[Candidate], bool]:
+        words = self.query.lower().split()
+        frontier = set(plan.pareto)
+
+        def keep(c: Candidate) -> bool:
+            if self.feasible_only and not (c.meets_deadline and c.meets_budget):
+                return False
+            if self.frontier_only and c.id not in frontier:
+                return False
+            return matches(c, words)
+
+        return keep
 
 
-def visible_rows(plan: Plan, row_filter: RowFilter, sort_key: str, reverse: bool) -> list[Candidate]:
-    """The candidates to show, in order; ties keep the cheaper one first so the order is stable."""
+def group_key(c: Candidate) -> GroupKey:
+    return (c.provider, c.instance, c.market, c.gpu, c.gpu_count, c.global_batch, c.per_gpu_batch, c.accumulation)
+
+
+def groups(plan: Plan, kept: Iterable[Candidate]) -> list[Group]:
+    """The kept candidates grouped by everything but the region, each group's lead first."""
+    recommended = plan.recommendation.candidate_id if plan.recommendation is not None else -1
+    frontier = set(plan.pareto)
+    by_key: dict[GroupKey, list[Candidate]] = {}
+    for c in kept:
+        by_key.setdefault(group_key(c), []).append(c)
+    return [Group(key, tuple(sorted(members, key=lambda c: (c.id != recommended, c.id not in frontier,
+                                                             c.cost_usd, c.hours, c.id))))
+            for key, members in by_key.items()]
+
+
+def table_rows(plan: Plan, row_filter: RowFilter, sort_key: str, reverse: bool,
+               expanded: Collection[GroupKey] = ()) -> list[TableRow]:
+    """The rows to show, in order; ties keep the cheaper one first so the order is stable."""
     column = COLUMN_BY_KEY[sort_key]
-    kept: Iterable[Candidate] = (c for c in plan.candidates if row_filter.keep(c, plan))
-    ordered = sorted(kept, key=lambda c: (c.cost_usd, c.hours, c.id))
-    return sorted(ordered, key=column.sort_key, reverse=reverse)
+    found = groups(plan, filter(row_filter.keeper(plan), plan.candidates))
+    found.sort(key=lambda g: (g.lead.cost_usd, g.lead.hours, g.lead.id))
+    found.sort(key=lambda g: column.sort_key(g.lead), reverse=reverse)
+    rows: list[TableRow] = []
+    for g in found:
+        rows.append(TableRow(g.lead, g))
+        if g.key in expanded and len(g.members) > 1:
+            rows += [TableRow(c, g, detail=True) for c in sorted(g.members, key=lambda c: (c.cost_usd, c.region))]
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 # (title, help, action string run on the app)
@@ -15,8 +16,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Quotes: browse prices", "offers with their age", "switch_mode('quotes')"),
     ("Save request", "as a .toml or .json file `batchfit plan --request` reads", "save_request"),
     ("Load request", "from a .toml or .json file", "load_request"),
-    ("Export plan as JSON", "the Plan document, as `batchfit plan --json` prints it", "export('json')"),
-    ("Export plan as markdown", "recommendation, frontier and assumptions", "export('md')"),
+    ("Export plan", "as JSON (the Plan document) or markdown", "export"),
+    ("Help: keys and marks", "every key on every screen, what ★ ◆ Due Bgt mean", "help"),
     ("Toggle light / dark", "switch between the light and dark themes", "toggle_theme"),
 )
 

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 from planner.contracts.probe import KernelsChoice, ProbeReport
 from planner.contracts.probe_config import ProbeConfig, ProbeEvent
 from planner.contracts.request import PlanRequest, Precision
-from tui.request_form import FieldError, finite_float, non_negative_int, positive_float, positive_int
+from tui.request_form import (
+    FieldError,
+    finite_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 Device = Literal["auto", "cpu", "cuda"]
 EventSink = Callable[[ProbeEvent], None]
@@ -50,7 +56,9 @@ ProbeRunner = Callable[[ProbeJob, EventSink, threading.Event], ProbeReport]
 
 
 def run_real_probe(job: ProbeJob, on_event: EventSink, cancel: threading.Event) -> ProbeReport:
-    from planner.probe.sweep import run_probe  # torch and the models load here, in the worker thread
+    from planner.probe.sweep import (
+        run_probe,  # torch and the models load here, in the worker thread
+    )
 
     return run_probe(ProbeConfig(**asdict(job)), on_event=on_event, cancel=cancel)
 

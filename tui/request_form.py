@@ -154,6 +154,19 @@ def check_field(field_id: str, text: str) -> str | None:
     return None
 
 
+def same_value(field_id: str, old_text: str, new_text: str) -> bool:
+    """Whether two texts of a field mean the same value (`2e10` and `20000000000`): the user's notation stays."""
+    if old_text.strip() == new_text.strip():
+        return True
+    spec = SPECS.get(field_id)
+    if spec is None or not old_text.strip() or not new_text.strip():
+        return False
+    try:
+        return spec.parse(old_text.strip()) == spec.parse(new_text.strip())
+    except FieldError:
+        return False
+
+
 @dataclass
 class FormResult:
     request: PlanRequest | None

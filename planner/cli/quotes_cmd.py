@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu", metavar="NAME", help="GPU name or generation, e.g. H100, A100-80GB, hopper")
     p.add_argument("--gpu-count", type=positive(int, "--gpu-count"), metavar="N")
     p.add_argument("--provider", metavar="P", help="provider id, or a comma list (aws,gcp,azure,lambda,...)")
-    p.add_argument("--region", metavar="R", help="provider region, e.g. us-east-1 ('any' for global prices)")
+    p.add_argument("--region", metavar="R", help="provider region or its start, e.g. us-east-1 or us-east ('any' for global prices)")
     market = p.add_mutually_exclusive_group()
     market.add_argument("--spot", dest="market", action="store_const", const="spot", help="spot offers only")
     market.add_argument("--on-demand", dest="market", action="store_const", const="on-demand", help="on-demand only")

@@ -115,3 +115,9 @@ def test_unknown_names_say_what_is_available(catalog: Catalog, kw: dict, says: s
 def test_each_quote_carries_the_age_of_its_price(catalog: Catalog) -> None:
     for q in quotes(catalog, gpu="H200"):
         assert q.price_age_days == (TODAY - q.offer.as_of).days >= 0
+
+
+def test_a_region_matches_by_its_start(catalog: Catalog) -> None:
+    found = quotes(catalog, region="us-")
+    assert found and all(q.offer.region.startswith("us-") for q in found)
+    assert {q.offer.region for q in quotes(catalog, region="US-WEST")} == {"us-west-2"}

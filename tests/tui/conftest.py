@@ -6,9 +6,9 @@ import asyncio
 import inspect
 
 import pytest
+from tui_fixtures import NOW, PRESETS, AppFactory, Recorder, ScriptedProbe, make_catalog
 
 from tui.app import BatchfitApp
-from tui_fixtures import NOW, PRESETS, AppFactory, Recorder, ScriptedProbe, make_catalog
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tui_fixtures import AppFactory, make_report, make_request
 
 from planner.report_file import save_probe_report
 from planner.request_file import save_request
@@ -16,7 +17,6 @@ from tui.screens.plan import PlanScreen
 from tui.screens.probe import ProbeScreen
 from tui.screens.quotes import QuotesScreen
 from tui.screens.setup import SetupScreen
-from tui_fixtures import AppFactory, make_report, make_request
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +71,7 @@ async def test_function_keys_switch_screens_and_f5_the_theme(make_app: AppFactor
 
 
 async def test_command_palette_offers_the_main_actions(make_app: AppFactory, tmp_path: Path) -> None:
-    app = make_app(request=make_request(), report=make_report())
+    app = make_app(request=make_request(), report=make_report(), export_folder=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -83,13 +83,13 @@ async def test_command_palette_offers_the_main_actions(make_app: AppFactory, tmp
 
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"markdown")
+        await pilot.press(*"export")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await pilot.pause()
-        prompt = app.screen.query_one("#path-input")
-        assert prompt.value == "batchfit-plan.md"
-        prompt.value = str(tmp_path / "plan.md")
+        name = app.screen.query_one("#export-name")
+        assert name.value == "batchfit-plan.json"
+        name.value = "plan.md"
         await pilot.press("enter")
         await pilot.pause()
         assert (tmp_path / "plan.md").read_text().startswith("# batchfit plan: mlp")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static, TabbedContent
+from tui_fixtures import AppFactory, Recorder, make_report, make_request
 
 from planner.contracts.plan import Plan
 from tui.messages import PlanExported, RequestEdited
@@ -14,7 +15,6 @@ from tui.screens.plan import PlanScreen
 from tui.widgets.candidate_table import CandidateTable
 from tui.widgets.plan_explanation import PlanExplanation
 from tui.widgets.xy_plot import XYPlot
-from tui_fixtures import AppFactory, Recorder, make_report, make_request
 
 
 def table(pilot: Pilot) -> CandidateTable:
@@ -27,7 +27,9 @@ def shown(pilot: Pilot) -> list:
 
 
 async def set_input(pilot: Pilot, selector: str, text: str) -> None:
+    """Type into a field and wait out its debounce (limits and filter re-plan once the keys pause)."""
     pilot.app.screen.query_one(selector, Input).value = text
+    await pilot.pause(0.15)
     await pilot.pause()
 
 
@@ -50,19 +52,90 @@ async def test_sorting_by_keys_and_by_header(make_app: AppFactory) -> None:
         costs = [c.cost_usd for c in shown(pilot)]
         assert costs == sorted(costs)
         table(pilot).focus()
-        await pilot.press("s")  # cost -> deadline flag
+        await pilot.press("d")  # the Due column's letter
         await pilot.press("r")
         assert (table(pilot).sort_key, table(pilot).reverse) == ("deadline", True)
-        table(pilot).sort_by("hours")
-        await pilot.pause()
+        await pilot.press("h")
         hours = [c.hours for c in shown(pilot)]
-        assert hours == sorted(hours)
-        await pilot.press("r")
+        assert hours == sorted(hours) and table(pilot).sort_key == "hours"
+        await pilot.press("h")  # the same letter again reverses
         assert [c.hours for c in shown(pilot)] == sorted(hours, reverse=True)
         await pilot.click(CandidateTable, offset=(3, 0))  # the first header: the provider column
         await pilot.pause()
         providers = [c.provider for c in shown(pilot)]
         assert table(pilot).sort_key == "provider" and providers == sorted(providers)
+
+
+async def test_a_sort_a_filter_and_a_replan_put_the_view_back_at_the_top(make_app: AppFactory) -> None:
+    app = make_app(request=make_request(spot=True), report=make_report())
+    async with app.run_test(size=(100, 20)) as pilot:
+        grid = table(pilot)
+        grid.focus()
+        await pilot.press("end")
+        assert grid.cursor == grid.row_count - 1 and grid.scroll_offset.y > 0
+        await pilot.press("h")
+        assert grid.cursor == 0 and grid.scroll_offset.y == 0
+        assert shown(pilot)[0].hours == min(c.hours for c in shown(pilot))
+        await pilot.press("end")
+        await set_input(pilot, "#filter-query", "aws")
+        assert grid.cursor == 0 and grid.scroll_offset.y == 0
+        await set_input(pilot, "#filter-query", "")
+        grid.focus()
+        await pilot.press("end")
+        await set_input(pilot, "#limit-budget", "30")
+        assert grid.cursor == 0 and grid.scroll_offset.y == 0 and app.request.budget_usd == 30
+
+
+async def test_rows_that_differ_only_by_region_are_one_row_that_expands(make_app: AppFactory) -> None:
+    from tui_fixtures import H100, make_catalog, offer
+
+    catalog = make_catalog()
+    regions = [offer("aws", "p5.48xlarge", H100, 8, 55.04 + i, region=r)
+               for i, r in enumerate(("us-west-2", "eu-west-1"), start=1)]
+    catalog = catalog.model_copy(update={"offers": [*catalog.offers, *regions]})
+    app = make_app(request=make_request(), report=make_report(), catalog=catalog)
+    async with app.run_test(size=(140, 30)) as pilot:
+        grid = table(pilot)
+        p5 = [r for r in grid.rows if r.candidate.instance == "p5.48xlarge"]
+        assert p5 and all(len(r.group.members) == 3 and not r.detail for r in p5)
+        assert all(r.candidate.region == "us-east-1" for r in p5)  # the cheapest region leads
+        assert len(grid.rows) < len(app.plan.candidates)
+        grid.focus()
+        at = grid.rows.index(p5[0])
+        grid.cursor = at
+        await pilot.press("space")
+        details = [r for r in grid.rows if r.detail]
+        assert [r.candidate.region for r in details] == ["us-east-1", "us-west-2", "eu-west-1"]
+        assert grid.rows[grid.cursor].group.key == p5[0].group.key
+        line = grid.render_line(grid.cursor + 2).text
+        assert "└" in line and "us-east-1" in line
+        await pilot.press("space")
+        assert not any(r.detail for r in grid.rows)
+        await set_input(pilot, "#filter-query", "eu-")  # a region matches by its start
+        assert {r.candidate.region for r in grid.rows} == {"eu-west-1"}
+
+
+async def test_an_invalid_limit_marks_the_plan_stale_until_fixed(make_app: AppFactory) -> None:
+    app = make_app(request=make_request(), report=make_report())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await set_input(pilot, "#limit-budget", "-5")
+        headline = str(app.screen.query_one("#plan-headline", Static).content)
+        assert headline.startswith("STALE ") and app.screen.query_one("#plan-tabs").has_class("-stale")
+        await set_input(pilot, "#limit-budget", "50")
+        headline = str(app.screen.query_one("#plan-headline", Static).content)
+        assert not headline.startswith("STALE") and not app.screen.query_one("#plan-tabs").has_class("-stale")
+        assert app.request.budget_usd == 50
+
+
+async def test_typing_a_limit_re_plans_once_the_keys_pause(make_app: AppFactory, recorder: Recorder) -> None:
+    app = make_app(request=make_request(), report=make_report())
+    async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
+        field = app.screen.query_one("#limit-budget", Input)
+        for text in ("2", "2e", "2e1", "2e10"):  # four keystrokes faster than the debounce
+            field.value = text
+        await pilot.pause(0.15)
+        await pilot.pause()
+        assert [m.request.budget_usd for m in recorder.of(RequestEdited)] == [2e10]
 
 
 async def test_filtering_by_text_feasibility_and_frontier(make_app: AppFactory) -> None:
@@ -155,34 +228,96 @@ async def test_the_chart_marks_the_frontier_and_the_recommendation(make_app: App
         await pilot.pause()
         plot = app.screen.query_one(XYPlot)
         names = [s.name for s in plot.series]
-        assert names == ["candidate", "Pareto frontier", "recommended"]
+        assert names == ["meets the limits", "Pareto frontier", "recommended", "selected"]
         assert len(plot.series[1].points) == len(app.plan.pareto)
         assert [(g.name, g.value) for g in plot.guides] == [("deadline", 5.0), ("budget", 40.0)]
         rendered = str(plot.render())
         assert "★" in rendered and "◆" in rendered and "┊" in rendered
+        assert "hours (log scale)" in rendered and "USD (log scale)" in rendered
+
+
+async def test_the_chart_zooms_to_the_limits_and_a_key_shows_everything(make_app: AppFactory) -> None:
+    app = make_app(request=make_request(budget_usd=10.0, deadline_hours=1.0), report=make_report())
+    async with app.run_test(size=(100, 30)) as pilot:
+        plot = app.screen.query_one(XYPlot)
+        zoomed = plot.series[0].points
+        feasible = [c for c in app.plan.candidates if c.meets_deadline and c.meets_budget]
+        assert len(zoomed) == len({c.id for c in feasible} | set(app.plan.pareto)) < len(app.plan.candidates)
+        await pilot.press("z")
+        assert plot.series[0].name == "candidate" and len(plot.series[0].points) == len(app.plan.candidates)
+        await pilot.press("z")
+        assert plot.series[0].points == zoomed
+
+
+async def test_the_chart_cursor_follows_the_table(make_app: AppFactory) -> None:
+    app = make_app(request=make_request(), report=make_report())
+    async with app.run_test(size=(100, 30)) as pilot:
+        table(pilot).focus()
+        await pilot.press("down", "down")
+        chosen = app.plan.candidate(table(pilot).shown_ids()[2])
+        cursor = app.screen.query_one(XYPlot).series[-1]
+        assert cursor.name == "selected" and cursor.points == [(chosen.hours, chosen.cost_usd)]
+
+
+def test_round_ticks() -> None:
+    from tui.widgets.xy_plot import linear_ticks, log_ticks
+
+    assert log_ticks(1, 8192, 6) == [1, 10, 100, 1000]
+    assert log_ticks(0.17, 0.5, 4) == [0.2, 0.3, 0.4, 0.5]
+    assert linear_ticks(0, 4.4, 2) == [0, 2, 4]
+
+
+async def export(pilot: Pilot, name: str, fmt: str | None = None) -> None:
+    from textual.widgets import Select
+
+    await pilot.press("ctrl+e")
+    await pilot.pause()
+    if fmt is not None:
+        pilot.app.screen.query_one("#export-format", Select).value = fmt
+        await pilot.pause()
+    pilot.app.screen.query_one("#export-name", Input).value = name
+    await pilot.press("enter")
+    await pilot.pause()
 
 
 async def test_export_json_and_markdown(make_app: AppFactory, recorder: Recorder, tmp_path: Path) -> None:
-    app = make_app(request=make_request(), report=make_report())
+    from tui.screens.export_dialog import ExportDialog
+
+    app = make_app(request=make_request(), report=make_report(), export_folder=tmp_path)
     async with app.run_test(size=(100, 30), message_hook=recorder) as pilot:
-        for key, name in (("ctrl+s", "plan.json"), ("ctrl+r", "plan.md")):
-            await pilot.press(key)
-            await pilot.pause()
-            app.screen.query_one("#path-input", Input).value = str(tmp_path / name)
-            await pilot.press("enter")
-            await pilot.pause()
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert str(app.screen.query_one("#export-folder", Static).content) == str(tmp_path)
+        assert app.screen.query_one("#export-name", Input).value == "batchfit-plan.json"
+        await pilot.press("escape")
+        await export(pilot, "plan.json")
+        await export(pilot, "plan", fmt=".md")
         exported = [m.path for m in recorder.of(PlanExported)]
         assert exported == [(tmp_path / "plan.json").resolve(), (tmp_path / "plan.md").resolve()]
         assert Plan.model_validate(json.loads((tmp_path / "plan.json").read_text())) == app.plan
         assert (tmp_path / "plan.md").read_text().startswith("# batchfit plan: mlp")
 
-        await pilot.press("ctrl+s")
+        await export(pilot, "plan.txt")
+        assert isinstance(app.screen, ExportDialog)  # the error shows inside the dialog, which stays
+        error = str(app.screen.query_one("#export-error", Static).content)
+        assert "name the file .json or .md" in error and not (tmp_path / "plan.txt").exists()
+        await pilot.press("escape")
+
+
+async def test_export_asks_before_overwriting(make_app: AppFactory, tmp_path: Path) -> None:
+    from tui.screens.export_dialog import ExportDialog
+
+    (tmp_path / "plan.json").write_text("keep me")
+    app = make_app(request=make_request(), report=make_report(), export_folder=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await export(pilot, "plan.json")
+        assert isinstance(app.screen, ExportDialog)
+        assert "exists" in str(app.screen.query_one("#export-error", Static).content)
+        assert (tmp_path / "plan.json").read_text() == "keep me"
+        await pilot.press("enter")  # asked, and answered
         await pilot.pause()
-        app.screen.query_one("#path-input", Input).value = str(tmp_path / "plan.txt")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert any("name the file .json or .md" in n.message for n in app._notifications)
-        assert not (tmp_path / "plan.txt").exists()
+        assert not isinstance(app.screen, ExportDialog)
+        assert Plan.model_validate_json((tmp_path / "plan.json").read_text()) == app.plan
 
 
 async def test_without_a_report_the_plan_screen_says_what_is_missing(make_app: AppFactory) -> None:
@@ -193,6 +328,6 @@ async def test_without_a_report_the_plan_screen_says_what_is_missing(make_app: A
         assert app.plan is None
         assert str(app.screen.query_one("#plan-headline", Static).content) == \
             "No plan yet: run a probe or load a report (F2)"
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+e")
         await pilot.pause()
         assert any("No plan yet" in n.message for n in app._notifications)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Log, ProgressBar, Select, Static
+from tui_fixtures import AppFactory, Recorder, ScriptedProbe, make_report, make_request
 
-from planner.contracts import ReferenceRun
+from planner.contracts import ProbeReport, ReferenceRun
 from planner.contracts.probe_config import ProbeConfig
 from planner.errors import BadInput
 from planner.report_file import load_probe_report, save_probe_report
@@ -19,7 +20,6 @@ from tui.probe_job import ProbeJob, memory_cap_bytes, probe_settings, run_real_p
 from tui.request_form import FieldError
 from tui.screens.probe import ProbeScreen
 from tui.widgets.xy_plot import XYPlot
-from tui_fixtures import AppFactory, Recorder, ScriptedProbe, make_report, make_request
 
 
 async def wait_for_probe(pilot: Pilot) -> None:
@@ -267,3 +267,77 @@ async def test_the_real_probe_of_a_tiny_model(make_app: AppFactory, recorder: Re
         kinds = [m.event.kind for m in recorder.of(ProbeScreen.Progress)]
         assert kinds[0] == "started" and kinds[-1] == "done" and kinds.count("point-done") == len(ok)
         assert app.plan is not None and app.plan.probe.model_id == "mlp"
+
+
+def noisy_report() -> ProbeReport:
+    from planner.contracts.probe import MemoryFit, NoiseScale
+
+    report = make_report()
+    return report.model_copy(update={
+        "memory_fit": MemoryFit(static_bytes=2e9, per_sample_bytes=5e8, points_used=3, max_relative_residual=0.01),
+        "noise_scale": NoiseScale(b_simple=8.3, low=7.1, high=9.9, b_small=2, b_big=8, steps=200, train_loss=3.21,
+                                  trained_steps=150),
+    })
+
+
+async def test_the_result_panel_says_what_the_plan_takes_from_the_probe(make_app: AppFactory) -> None:
+    app = make_app(request=make_request(), report=noisy_report())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        text = str(app.screen.query_one("#probe-result", Static).content)
+        assert "best throughput: 4.4 samples/s at batch 4" in text
+        assert "largest batch: 4 measured" in text
+        assert "memory fit: 2.00 GB + 500.0 MB × B (3 points, ±1%)" in text
+        assert "noise scale: 8.3 (band 7.1–9.9), at loss 3.21, 150 steps trained first" in text
+        assert "unstable" not in text
+
+
+async def test_unstable_timings_are_warned_about(make_app: AppFactory) -> None:
+    report = make_report()
+    shaky = report.points[1].model_copy(update={"step_time_min_s": 0.3, "step_time_max_s": 0.8})
+    report = report.model_copy(update={"points": [report.points[0], shaky, *report.points[2:]]})
+    app = make_app(request=make_request(), report=report)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        text = str(app.screen.query_one("#probe-result", Static).content)
+        assert "unstable timings at 1 batch size(s), up to ±50% at batch 2" in text
+
+
+async def test_a_cancel_that_changes_what_the_plan_rests_on_says_so(make_app: AppFactory) -> None:
+    runner = ScriptedProbe(hold_after_first_point=True)
+    app = make_app(request=make_request(), report=noisy_report(), probe_runner=runner)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f2")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("escape")
+        runner.gate.set()
+        await wait_for_probe(pilot)
+        assert app.report is not None and app.report.noise_scale is None
+        assert "cancelled before the noise scale was read" in app.report_note
+        assert "the last report's B_noise 8.3 is not used" in app.report_note
+        assert "recommended " in app.report_note and "→" in app.report_note
+        assert app.report_note in str(app.screen.query_one("#probe-result", Static).content)
+
+
+def test_progress_and_eta_through_every_phase() -> None:
+    from planner.contracts.probe_config import ProbeEvent
+    from tui.probe_progress import Phase, next_phase
+
+    def event(kind: str, at: float, fraction: float = 0.5, **kw: object) -> ProbeEvent:
+        return ProbeEvent(kind=kind, elapsed_s=at, fraction_done=fraction, **kw)  # type: ignore[arg-type]
+
+    phase = Phase("sweep", 0.0, 0.0)
+    phase = next_phase(phase, event("point-done", 10, 0.8, batch_size=64, eta_s=2.5))
+    assert phase.status() == "sweep, batch 64 · 80%, about 2 s left"
+    phase = next_phase(phase, event("message", 12, 0.99, text="noise scale: training 100 steps first, B_big=8"))
+    assert phase.name == "noise scale: training" and phase.fraction == 0
+    phase = next_phase(phase, event("message", 22, 0.99, text="noise scale: trained 50/100 steps, loss 3.1"))
+    assert phase.status() == "noise scale: training · 50%, about 10 s left"
+    phase = next_phase(phase, event("message", 32, 0.99,
+                                    text="noise scale: 200 training steps of B_big=8 as 4 micro-batches of B_small=2"))
+    phase = next_phase(phase, event("message", 42, 0.99, text="noise scale: step 40/200, loss 3, B_simple ≈ 8"))
+    assert phase.status() == "noise scale: measuring · 20%, about 40 s left"
+    assert next_phase(phase, event("done", 80, 1.0, text="oom")).fraction == 1.0

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Static
-
-from tui.screens.quotes import QuotesScreen
+from textual.widgets import Input, Select, Static
 from tui_fixtures import AppFactory
+
+from tui.screens.quotes import QuoteGrid, QuotesScreen
 
 
 def rows(pilot: Pilot) -> list[list[str]]:
-    table = pilot.app.screen.query_one("#quote-table", DataTable)
-    return [[str(cell).strip() for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    table = pilot.app.screen.query_one("#quote-table", QuoteGrid)
+    return [list(table.cells(i)[0]) for i in range(table.row_count)]
 
 
 def status(pilot: Pilot) -> str:
@@ -69,4 +69,25 @@ async def test_bad_filters_say_why_in_one_line(make_app: AppFactory) -> None:
         screen.query_one("#quote-gpu", Input).value = "tpu"
         await pilot.pause()
         assert status(pilot).startswith("no GPU matches 'tpu'; available: A100-SXM-40GB, H100-SXM-80GB, T4-16GB")
-        assert len(rows(pilot)) == 7  # the last good listing stays
+        assert rows(pilot) == []  # never a listing the filter above does not describe
+
+
+async def test_sorting_by_column_and_region_prefix(make_app: AppFactory) -> None:
+    async with make_app().run_test(size=(120, 30)) as pilot:
+        await open_quotes(pilot)
+        grid = pilot.app.screen.query_one(QuoteGrid)
+        assert pilot.app.focused is grid
+        await pilot.press("g")  # GPUs: by count
+        counts = [int(r[2].split("×")[0]) for r in rows(pilot)]
+        assert counts == sorted(counts) and grid.sort_key == "gpus"
+        await pilot.press("g")
+        assert [int(r[2].split("×")[0]) for r in rows(pilot)] == sorted(counts, reverse=True)
+        await pilot.click(QuoteGrid, offset=(1, 0))  # the Provider header
+        await pilot.pause()
+        assert [r[0] for r in rows(pilot)] == sorted(r[0] for r in rows(pilot)) and grid.sort_key == "provider"
+        assert grid.cursor == 0 and grid.scroll_offset.y == 0
+        await pilot.press("slash")
+        assert pilot.app.focused is pilot.app.screen.query_one("#quote-gpu", Input)
+        pilot.app.screen.query_one("#quote-region", Input).value = "us-"
+        await pilot.pause()
+        assert {r[7] for r in rows(pilot)} == {"us-east-1", "us-central1"}

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from planner.contracts.request import PlanRequest, ReferenceRun, Workload
-from tui.request_form import Choices, check_field, form_from_request, request_from_form, with_limits
+from tui.request_form import (
+    Choices,
+    check_field,
+    form_from_request,
+    request_from_form,
+    with_limits,
+)
 
 CHOICES = Choices(presets=("mlp", "gpt-tiny"), providers=("aws", "gcp"), regions=("us-east-1", "any"))
 

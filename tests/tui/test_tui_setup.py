@@ -6,13 +6,13 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
+from tui_fixtures import AppFactory, Recorder, make_request
 
 from planner.contracts.request import PlanRequest
 from planner.request_file import load_request, save_request
 from tui.messages import RequestEdited
 from tui.screens.setup import SetupScreen
 from tui.widgets.form_row import FormRow
-from tui_fixtures import AppFactory, Recorder, make_request
 
 
 def error_beside(pilot: Pilot, field_id: str) -> str:

@@ -8,10 +8,10 @@ ages), no probe running (no timings, no spinner). Update after a deliberate chan
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
-
 from tui_fixtures import AppFactory, make_report, make_request
 
 SnapCompare = Callable[..., bool]
@@ -72,3 +72,47 @@ def test_probe_with_a_loaded_report_80x24(snap_compare: SnapCompare, make_app: A
 def test_quotes_80x24(snap_compare: SnapCompare, make_app: AppFactory) -> None:
     app = make_app(request=make_request())
     assert snap_compare(app, terminal_size=(80, 24), press=["f4"])
+
+
+def test_plan_chart_160x48(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    app = make_app(request=make_request(deadline_hours=0.5, budget_usd=5.0, spot=True), report=make_report())
+    assert snap_compare(app, terminal_size=(160, 48), run_before=plan_tab("tab-chart"))
+
+
+def test_help_80x24(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    app = make_app(request=make_request(), report=make_report())
+    assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"])
+
+
+def test_export_dialog_80x24(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    app = make_app(request=make_request(), report=make_report(), export_folder=Path("/home/you/runs"))
+
+    async def open_export(pilot: Pilot) -> None:
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        steady(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_export)
+
+
+def test_setup_at_start_160x48(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    async def settle(pilot: Pilot) -> None:
+        await pilot.pause()
+        steady(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=settle)
+
+
+def test_probe_with_a_noise_scale_160x48(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    from test_tui_probe import noisy_report
+
+    async def show_probe(pilot: Pilot) -> None:
+        await pilot.app.switch_mode("probe")
+
+    app = make_app(request=make_request(), report=noisy_report())
+    assert snap_compare(app, terminal_size=(160, 48), run_before=show_probe)
+
+
+def test_quotes_160x48(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    app = make_app(request=make_request())
+    assert snap_compare(app, terminal_size=(160, 48), press=["f4"])

@@ -1,4 +1,4 @@
-"""Plan: limits that re-plan at once, the recommendation in one line, and three views of the candidates."""
+"""Plan: limits that re-plan as they are typed, the recommendation in one line, and three views of the candidates."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.widgets import Checkbox, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.timer import Timer
+from textual.widgets import (
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
-from planner.contracts.plan import Plan
+from planner.contracts.plan import Candidate, Plan
 from planner.view import hours_text, money, policy_title
 from tui.candidate_rows import RECOMMENDED, RowFilter, lr_text, short_gpu
 from tui.screens.base import BatchfitScreen
@@ -17,6 +26,9 @@ from tui.widgets.candidate_table import CandidateTable
 from tui.widgets.limits_bar import LimitsBar
 from tui.widgets.plan_explanation import PlanExplanation
 from tui.widgets.xy_plot import Guide, Series, XYPlot
+
+FILTER_DEBOUNCE_S = 0.05
+"""Typing in the filter re-filters once the keys pause this long (s): 5,000 rows need not be matched per key."""
 
 
 def headline(plan: Plan) -> Content:
@@ -36,17 +48,27 @@ def headline(plan: Plan) -> Content:
     )
 
 
-def frontier_series(plan: Plan) -> list[Series]:
-    """Every candidate, the Pareto frontier joined, the recommendation on top."""
+def in_view(c: Candidate, plan: Plan) -> bool:
+    """The zoomed chart's region: what meets both limits, and the frontier."""
+    return (c.meets_deadline and c.meets_budget) or c.id in plan.pareto
+
+
+def frontier_series(plan: Plan, *, everything: bool = False, selected: Candidate | None = None) -> list[Series]:
+    """Candidates (only those meeting the limits unless `everything`), the frontier joined, the recommendation,
+    and the table's selection on top."""
     by_id = {c.id: c for c in plan.candidates}
+    shown = [c for c in plan.candidates if everything or in_view(c, plan)]
     series = [
-        Series("candidate", [(c.hours, c.cost_usd) for c in plan.candidates], "◦", "muted"),
+        Series("candidate" if everything else "meets the limits", [(c.hours, c.cost_usd) for c in shown], "◦",
+               "muted"),
         Series("Pareto frontier", [(by_id[i].hours, by_id[i].cost_usd) for i in plan.pareto], "◆", "primary",
                joined=True),
     ]
     if plan.recommendation is not None:
         c = by_id[plan.recommendation.candidate_id]
         series.append(Series("recommended", [(c.hours, c.cost_usd)], RECOMMENDED, "highlight"))
+    if selected is not None and (everything or in_view(selected, plan)):
+        series.append(Series("selected", [(selected.hours, selected.cost_usd)], "⊕", "cursor"))
     return series
 
 
@@ -63,13 +85,18 @@ def limit_guides(plan: Plan) -> list[Guide]:
 class PlanScreen(BatchfitScreen):
     AUTO_FOCUS = "#candidates"
     BINDINGS = [
-        Binding("ctrl+s", "app.export('json')", "Export JSON"),
-        Binding("ctrl+r", "app.export('md')", "Export MD"),
+        Binding("ctrl+e", "app.export", "Export"),
+        Binding("z", "toggle_zoom", "Zoom", tooltip="the chart: zoomed to the limits, or every candidate"),
+        Binding("slash", "focus_filter", "Filter", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="plan")
         self.chosen_id: int | None = None
+        self.selected: Candidate | None = None
+        self.everything = False
+        self.stale = False
+        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,17 +105,16 @@ class PlanScreen(BatchfitScreen):
         with TabbedContent(id="plan-tabs"):
             with TabPane("Candidates", id="tab-candidates"):
                 with Horizontal(id="table-filter"):
-                    yield Input(placeholder="filter: aws h100 spot ...", compact=True, id="filter-query")
+                    yield Input(placeholder="/ filter: aws h100 spot us-east ...", compact=True, id="filter-query")
                     yield Checkbox("meets limits", compact=True, id="filter-feasible")
                     yield Checkbox("frontier", compact=True, id="filter-frontier")
                     yield Static("", id="filter-count")
                 yield CandidateTable(id="candidates")
             with TabPane("Hours vs $", id="tab-chart"):
-                yield XYPlot(x_title="hours, y: USD (log)", x_log=True, y_log=True,
-                             id="frontier-plot", empty_text="no candidates to plot")
-            with TabPane("Why", id="tab-why"):
-                with VerticalScroll(id="why-scroll"):
-                    yield PlanExplanation(id="explanation")
+                yield XYPlot(x_title="hours", y_title="USD", x_log=True, y_log=True, id="frontier-plot",
+                             empty_text="no candidates to plot")
+            with TabPane("Why", id="tab-why"), VerticalScroll(id="why-scroll"):
+                yield PlanExplanation(id="explanation")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -108,21 +134,62 @@ class PlanScreen(BatchfitScreen):
     def _show_plan(self, plan: Plan | None) -> None:
         self.query_one(CandidateTable).show(plan)
         self._count()
-        plot = self.query_one(XYPlot)
         if plan is None:
-            plot.plot()
+            self.query_one(XYPlot).plot()
             self.query_one(PlanExplanation).show(None, None, None, self.state.today())
             return
         if self.chosen_id is not None and all(c.id != self.chosen_id for c in plan.candidates):
             self.chosen_id = None
-        self.query_one("#plan-headline", Static).update(headline(plan))
-        plot.plot(*frontier_series(plan), guides=limit_guides(plan))
+        self._headline()
+        self._chart()
         self._explain()
+
+    def _headline(self) -> None:
+        plan = self.state.plan
+        if plan is None:
+            return
+        line = headline(plan)
+        if self.stale:
+            line = Content.assemble(("STALE ", "bold reverse $text-warning"),
+                                    ("a limit above is not valid; this plan is for the last valid ones · ",
+                                     "$text-warning"), line)
+        self.query_one("#plan-headline", Static).update(line)
+        self.query_one("#plan-tabs").set_class(self.stale, "-stale")
+
+    def _chart(self) -> None:
+        plan = self.state.plan
+        if plan is not None:
+            self.query_one(XYPlot).plot(*frontier_series(plan, everything=self.everything, selected=self.selected),
+                                        guides=limit_guides(plan))
 
     def _explain(self) -> None:
         self.query_one(PlanExplanation).show(self.state.plan, self.chosen_id, self.state.catalog, self.state.today())
 
+    def on_limits_bar_validity(self, event: LimitsBar.Validity) -> None:
+        self.stale = not event.valid
+        self._headline()
+
+    def action_toggle_zoom(self) -> None:
+        self.everything = not self.everything
+        self._chart()
+        self.notify("the chart shows every candidate" if self.everything
+                    else "the chart shows what meets the limits, and the frontier")
+
+    def action_focus_filter(self) -> None:
+        self.query_one(TabbedContent).active = "tab-candidates"
+        self.query_one("#filter-query", Input).focus()
+
     @on(Input.Changed, "#filter-query")
+    def _typed_filter(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE_S, self._filter)
+
+    @on(Input.Submitted, "#filter-query")
+    def _submitted_filter(self) -> None:
+        self._filter()
+        self.query_one(CandidateTable).focus()
+
     @on(Checkbox.Changed, "#filter-feasible, #filter-frontier")
     def _filter(self) -> None:
         self.query_one(CandidateTable).filter_rows(RowFilter(
@@ -133,10 +200,18 @@ class PlanScreen(BatchfitScreen):
         self._count()
 
     def _count(self) -> None:
-        """Rows shown of rows listed; the Why tab says how the plan chose what to list."""
+        """Rows shown of candidates listed; a grouped row stands for each of its regions."""
         plan = self.state.plan
         listed = len(plan.candidates) if plan is not None else 0
-        self.query_one("#filter-count", Static).update(f"{self.query_one(CandidateTable).row_count}/{listed}")
+        table = self.query_one(CandidateTable)
+        kept = sum(len(r.group.members) for r in table.rows if not r.detail)
+        self.query_one("#filter-count", Static).update(f"{table.row_count} rows · {kept}/{listed}")
+
+    def on_candidate_table_candidate_highlighted(self, event: CandidateTable.CandidateHighlighted) -> None:
+        plan = self.state.plan
+        self.selected = plan.candidate(event.candidate_id) if plan is not None and event.candidate_id is not None \
+            else None
+        self._chart()
 
     def on_candidate_table_candidate_chosen(self, event: CandidateTable.CandidateChosen) -> None:
         self.chosen_id = event.candidate_id

@@ -13,20 +13,39 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Label, Log, ProgressBar, Select, Static
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    Label,
+    Log,
+    ProgressBar,
+    Select,
+    Static,
+)
 
 from planner.contracts.probe import ProbePoint, ProbeReport
+from planner.contracts.probe_config import ProbeEvent
 from planner.errors import BatchfitError
 from planner.report_file import load_probe_report, save_probe_report
 from tui.messages import ReportReady
-from tui.probe_job import DEVICES, KERNELS, SETTINGS, ProbeJob, ProbeRunner, ProbeSettings, error_line, probe_settings
-from planner.contracts.probe_config import ProbeEvent
+from tui.probe_job import (
+    DEVICES,
+    KERNELS,
+    SETTINGS,
+    ProbeJob,
+    ProbeRunner,
+    ProbeSettings,
+    error_line,
+    probe_settings,
+)
+from tui.probe_progress import Phase, next_phase, result_lines, unstable_points
 from tui.request_form import form_from_request
 from tui.screens.base import BatchfitScreen
 from tui.screens.path_prompt import PathPrompt
 from tui.widgets.xy_plot import Series, XYPlot
-
 
 DEFAULT_REPORT_FILE = "batchfit-probe.json"
 SETTING_ROWS: tuple[tuple[str, ...], ...] = (
@@ -71,12 +90,29 @@ def plot_series(points: list[ProbePoint]) -> list[Series]:
     ]
 
 
+def result_panel(report: ProbeReport | None, note: str) -> Content:
+    """What the plan takes from the probe, a warning when its timings are unstable, and a cancel's note."""
+    if report is None:
+        return Content.assemble(("Result", "bold $text-accent"), "\nno report yet")
+    lines = [Content.assemble(("Result", "bold $text-accent"))]
+    lines += [Content.assemble((f"{label}: ", "$text-muted"), value) for label, value in result_lines(report)]
+    unstable = unstable_points(report.points)
+    if unstable:
+        worst = max(unstable, key=lambda u: u[1])
+        lines.append(Content.assemble(("! ", "$text-warning"), f"unstable timings at {len(unstable)} batch size(s), "
+                                      f"up to ±{worst[1] / 2:.0%} at batch {worst[0]}: other load on this machine? "
+                                      "the throughput may be off"))
+    if note:
+        lines.append(Content.assemble(("! ", "$text-warning"), note))
+    return Content("\n").join(lines)
+
+
 class ProbeScreen(BatchfitScreen):
     BINDINGS = [
-        Binding("ctrl+r", "run_probe", "Run probe"),
+        Binding("ctrl+r", "run_probe", "Run"),
         Binding("escape", "cancel_probe", "Cancel"),
-        Binding("ctrl+l", "load_report", "Load report"),
-        Binding("ctrl+s", "save_report", "Save report"),
+        Binding("ctrl+l", "load_report", "Load", show=False),
+        Binding("ctrl+s", "save_report", "Save", show=False),
     ]
 
     class Progress(Message):
@@ -101,6 +137,7 @@ class ProbeScreen(BatchfitScreen):
         self.running = False
         self.run_report: ProbeReport | None = None
         self.noise_lr_from: float | None = None
+        self.phase = Phase("sweep", 0.0, 0.0)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,8 +157,11 @@ class ProbeScreen(BatchfitScreen):
         with Horizontal(id="probe-progress"):
             yield ProgressBar(total=1.0, show_eta=False, id="probe-bar")
             yield Static("idle", id="probe-status")
-        yield XYPlot(x_title="batch size", x_log=True, x_format=lambda v: f"{v:.0f}", id="probe-plot",
-                     empty_text="no points yet: ctrl+r runs the probe, ctrl+l loads a saved report")
+        with Horizontal(id="probe-middle"):
+            yield XYPlot(x_title="batch size", y_title="samples/s", y_right_title="peak GB", x_log=True,
+                         x_format=lambda v: f"{v:.0f}", id="probe-plot",
+                         empty_text="no points yet: ctrl+r runs the probe, ctrl+l loads a saved report")
+            yield Static(result_panel(None, ""), id="probe-result")
         yield Log(id="probe-log", max_lines=500)
         yield Footer(compact=True)
 
@@ -129,6 +169,7 @@ class ProbeScreen(BatchfitScreen):
         self.sub_title = "Probe"
         self.query_one(ProgressBar).display = False  # shown from the first run on
         self.watch(self.app, "report", self._show_report)
+        self.watch(self.app, "report_note", self._show_result)
         self.watch(self.app, "request", self._show_target)
         self.watch(self.app, "request", self._default_noise_lr)
 
@@ -152,10 +193,14 @@ class ProbeScreen(BatchfitScreen):
             self.noise_lr_from = request.reference.lr
             self.query_one("#noise_lr", Input).value = form_from_request(request)["ref_lr"]
 
+    def _show_result(self, _changed: object = None) -> None:
+        self.query_one("#probe-result", Static).update(result_panel(self.state.report, self.state.report_note))
+
     def _show_report(self, report: ProbeReport | None) -> None:
         """A report from a file, or the one a run just made: its points in the plot and the log."""
         if report is None or self.running:
             return
+        self._show_result()
         self.query_one(XYPlot).plot(*plot_series(report.points))
         self.query_one("#probe-status", Static).update(
             f"{report.model.id} on {report.device.name}: {len(report.ok_points())} points, {report.stop_reason}")
@@ -207,6 +252,7 @@ class ProbeScreen(BatchfitScreen):
         bar = self.query_one(ProgressBar)
         bar.display = True
         bar.update(progress=0.0)
+        self.phase = Phase("sweep", 0.0, 0.0)
         self.query_one("#probe-status", Static).update("starting")
         self._probe(settings.job, self.cancel_event)
 
@@ -229,11 +275,10 @@ class ProbeScreen(BatchfitScreen):
 
     def on_probe_screen_progress(self, message: Progress) -> None:
         event = message.event
-        self.query_one(ProgressBar).update(progress=event.fraction_done)
-        if event.batch_size is not None and event.kind in ("point-started", "point-done", "oom"):
-            eta = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
-            self.query_one("#probe-status", Static).update(
-                f"batch {event.batch_size} · {event.fraction_done:.0%}{eta}")
+        self.phase = next_phase(self.phase, event)
+        self.query_one(ProgressBar).update(progress=self.phase.fraction)
+        if not self.cancel_event.is_set():
+            self.query_one("#probe-status", Static).update(self.phase.status())
         if event.kind in ("point-done", "oom") and event.point is not None:
             self.live_points.append(event.point)
             self.query_one(XYPlot).plot(*plot_series(self.live_points))

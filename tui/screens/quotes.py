@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from providers.errors import QuoteFilterError
-from providers.quotes import QuoteFilter, find_quotes
+from providers.quotes import Quote, QuoteFilter, find_quotes
 from providers.schema import Catalog
 from tui.price_age import age_text, is_stale
-from tui.screens.base import BatchfitScreen
 from tui.request_form import FieldError, positive_float
+from tui.screens.base import BatchfitScreen
+from tui.widgets.grid import Grid, GridColumn
 
 ALL = "all"
+QuoteCell = Callable[[Quote], str]
+QuoteKey = Callable[[Quote], float | str]
 # Price and age come before market and region, so an 80-column terminal shows them without scrolling.
-QUOTE_COLUMNS = ("Provider", "Instance", "GPUs", "$/h", "$/GPU·h", "Age", "Market", "Region", "As of")
-NUMERIC = {"$/h", "$/GPU·h"}
+QUOTE_COLUMNS: tuple[tuple[GridColumn, QuoteCell, QuoteKey], ...] = (
+    (GridColumn("provider", "Provider", 8, sort_letter="p"), lambda q: q.offer.provider, lambda q: q.offer.provider),
+    (GridColumn("instance", "Instance", 16, flexible=True, sort_letter="i"), lambda q: q.offer.instance,
+     lambda q: q.offer.instance),
+    (GridColumn("gpus", "GPUs", 16, sort_letter="g"), lambda q: f"{q.offer.gpu_count}×{q.offer.gpu}",
+     lambda q: q.offer.gpu_count),
+    (GridColumn("price", "$/h", 6, numeric=True, sort_letter="h"), lambda q: f"{q.offer.price_per_hour:,.2f}",
+     lambda q: q.offer.price_per_hour),
+    (GridColumn("gpu_price", "$/GPU·h", 7, numeric=True, sort_letter="u"), lambda q: f"{q.usd_per_gpu_hour:,.2f}",
+     lambda q: q.usd_per_gpu_hour),
+    (GridColumn("age", "Age", 10, sort_letter="a"),
+     lambda q: age_text(q.price_age_days) + (" stale" if is_stale(q.price_age_days) else ""),
+     lambda q: q.price_age_days),
+    (GridColumn("market", "Market", 9, sort_letter="m"), lambda q: q.offer.market, lambda q: q.offer.market),
+    (GridColumn("region", "Region", 14, sort_letter="r"), lambda q: q.offer.region, lambda q: q.offer.region),
+    (GridColumn("as_of", "As of", 10, sort_letter="o"), lambda q: str(q.offer.as_of), lambda q: str(q.offer.as_of)),
+)
+QUOTE_KEYS = {column.key: key for column, _cell, key in QUOTE_COLUMNS}
 
 
 def quote_filter(provider: str, gpu: str, market: str, region: str, max_price: str) -> QuoteFilter:
@@ -34,7 +54,42 @@ def quote_filter(provider: str, gpu: str, market: str, region: str, max_price: s
     )
 
 
+class QuoteGrid(Grid):
+    """The offers; a column's letter or a click on its header sorts by it, again reverses."""
+
+    BINDINGS = [Binding(column.sort_letter, f"sort('{column.key}')", f"Sort by {column.title}", show=False)
+                for column, _cell, _key in QUOTE_COLUMNS]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__([column for column, _cell, _key in QUOTE_COLUMNS], id=id)
+        self.quotes: list[Quote] = []
+        self.sort_key, self.reverse = "price", False
+
+    def show(self, quotes: list[Quote], empty_text: str = "") -> None:
+        """`quotes` in the price order find_quotes gives; sorted here by the chosen column (stable)."""
+        self.quotes = sorted(quotes, key=QUOTE_KEYS[self.sort_key], reverse=self.reverse)
+        self.set_rows(len(self.quotes), self._cells, sort_key=self.sort_key, reverse=self.reverse,
+                      empty_text=empty_text)
+
+    def _cells(self, index: int) -> tuple[list[str], str]:
+        q = self.quotes[index]
+        return [cell(q) for _column, cell, _key in QUOTE_COLUMNS], "muted" if is_stale(q.price_age_days) else ""
+
+    def action_sort(self, key: str) -> None:
+        self.reverse = not self.reverse if key == self.sort_key else False
+        self.sort_key = key
+        self.show(self.quotes)
+
+    @on(Grid.HeaderClicked)
+    def _header_clicked(self, event: Grid.HeaderClicked) -> None:
+        event.stop()
+        self.action_sort(event.key)
+
+
 class QuotesScreen(BatchfitScreen):
+    AUTO_FOCUS = "#quote-table"
+    BINDINGS = [Binding("slash", "focus_filter", "Filter", show=False)]
+
     def __init__(self) -> None:
         super().__init__(id="quotes")
 
@@ -45,17 +100,15 @@ class QuotesScreen(BatchfitScreen):
             yield Input(placeholder="GPU (h100, ampere)", compact=True, id="quote-gpu")
             yield Select([("all markets", ALL), ("on-demand", "on-demand"), ("spot", "spot")], allow_blank=False,
                          compact=True, id="quote-market")
-            yield Input(placeholder="region", compact=True, id="quote-region")
+            yield Input(placeholder="region (start)", compact=True, id="quote-region")
             yield Label("max $/h", classes="limit-label")
             yield Input(placeholder="any", compact=True, id="quote-max-price")
         yield Static("", id="quote-status", markup=False)
-        yield DataTable(id="quote-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield QuoteGrid(id="quote-table")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Quotes"
-        for title in QUOTE_COLUMNS:
-            self.query_one(DataTable).add_column(Text(f" {title}", justify="right" if title in NUMERIC else "left"))
         self.watch(self.app, "catalog", self._show_catalog)
 
     def _show_catalog(self, catalog: Catalog | None) -> None:
@@ -76,7 +129,7 @@ class QuotesScreen(BatchfitScreen):
         if catalog is None:
             return
         status = self.query_one("#quote-status", Static)
-        table = self.query_one(DataTable)
+        table = self.query_one(QuoteGrid)
         price_input = self.query_one("#quote-max-price", Input)
         try:
             flt = quote_filter(str(self.query_one("#quote-provider", Select).value),
@@ -88,21 +141,17 @@ class QuotesScreen(BatchfitScreen):
         except FieldError as exc:
             price_input.add_class("-invalid")
             status.update(f"max $/h: {exc}")
+            table.show([], "no offers: the filter above is not valid")
             return
         except QuoteFilterError as exc:
             status.update(str(exc))
+            table.show([], "no offers: the filter above is not valid")
             return
-        table.clear()
-        for q in quotes:
-            o = q.offer
-            stale = is_stale(q.price_age_days)
-            age = age_text(q.price_age_days) + (" stale" if stale else "")
-            table.add_row(*(Text(f" {text}", justify="right" if title in NUMERIC else "left",
-                                 style="italic" if title == "Age" and stale else "")
-                            for title, text in zip(QUOTE_COLUMNS, (
-                                o.provider, o.instance, f"{o.gpu_count}×{o.gpu}", f"{o.price_per_hour:,.2f}",
-                                f"{q.usd_per_gpu_hour:,.2f}", age, o.market, o.region, str(o.as_of)))))
+        table.show(quotes, "no offer matches the filter")
         status.update(self._summary(catalog, len(quotes), self.state.today()))
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#quote-gpu", Input).focus()
 
     @staticmethod
     def _summary(catalog: Catalog, shown: int, today: dt.date) -> str:

@@ -16,7 +16,15 @@ from planner.contracts.request import PlanRequest
 from planner.errors import BadInput
 from planner.request_file import load_request, save_request
 from tui.messages import RequestEdited
-from tui.request_form import OPTIMIZERS, PRECISIONS, SPECS, WORKLOAD_KINDS, form_from_request, request_from_form
+from tui.request_form import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SPECS,
+    WORKLOAD_KINDS,
+    form_from_request,
+    request_from_form,
+    same_value,
+)
 from tui.screens.base import BatchfitScreen
 from tui.screens.path_prompt import PathPrompt
 from tui.widgets.form_row import FormRow
@@ -33,22 +41,33 @@ SELECTS = {
     "optimizer": ("Optimizer", OPTIMIZERS),
     "precision": ("Precision", PRECISIONS),
 }
+DEPENDENTS = {"workload_kind": ("amount", "dataset_size"), "optimizer": ("betas", "momentum")}
+"""Editing a field also counts as editing these: epochs make the dataset size required, at once."""
 DEFAULT_REQUEST_FILE = "batchfit-request.toml"
 GENERIC_DEFAULTS = {"max_gpus": "8"}
 """Filled in on a first start; model, workload and reference run are the user's to give."""
 
 
 class SetupScreen(BatchfitScreen):
-    """The form that makes a PlanRequest; ctrl+s / ctrl+o save and load it as the CLI's request file."""
+    """The form that makes a PlanRequest; ctrl+s / ctrl+o save and load it as the CLI's request file.
 
+    A field shows what is wrong with it once the user has edited it, or once they asked for the
+    request (Enter in a field, ctrl+s); the status line counts every field to fix from the start.
+    """
+
+    AUTO_FOCUS = "#model"
     BINDINGS = [
-        Binding("ctrl+s", "save_request", "Save request"),
-        Binding("ctrl+o", "load_request", "Load request"),
+        Binding("ctrl+s", "save_request", "Save"),
+        Binding("ctrl+o", "load_request", "Load"),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="setup")
         self._sent: PlanRequest | None = None
+        self.touched: set[str] = set()
+        self.submitted = False
+        self.settled = False
+        """False while mounting: the controls' first Changed messages are not the user's edits."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,6 +106,7 @@ class SetupScreen(BatchfitScreen):
         self.watch(self.app, "request", self._show_request)
         self.watch(self.app, "presets", self._offer_presets)
         self.watch(self.app, "catalog", self.revalidate)
+        self.call_after_refresh(setattr, self, "settled", True)
 
     def _offer_presets(self, presets: tuple[str, ...]) -> None:
         self.query_one("#model", Input).suggester = SuggestFromList(presets, case_sensitive=False)
@@ -97,7 +117,9 @@ class SetupScreen(BatchfitScreen):
         if request is None or request == self._sent:
             return
         self._sent = request
-        self.fill(form_from_request(request))
+        current = self.values()
+        self.fill({field_id: text for field_id, text in form_from_request(request).items()
+                   if not same_value(field_id, current.get(field_id, ""), text)})
 
     def fill(self, values: dict[str, str]) -> None:
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
@@ -121,11 +143,24 @@ class SetupScreen(BatchfitScreen):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Checkbox.Changed)
+    def _edited(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
+        field_id = event.control.id or ""
+        if self.settled:
+            self.touched |= {field_id, *DEPENDENTS.get(field_id, ())}
+        self.revalidate()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.submitted = True
+        self.revalidate()
+
     def revalidate(self) -> None:
         values = self.values()
         result = request_from_form(values, self.choices())
         for row in self.query(FormRow):
-            row.error = result.errors.get(row.control.id or "", "")
+            field_id = row.control.id or ""
+            shown = self.submitted or field_id in self.touched
+            row.error = result.errors.get(field_id, "") if shown else ""
         self.query_one("#dataset_size", Input).disabled = values.get("workload_kind") != "epochs"
         self.query_one("#momentum", Input).disabled = values.get("optimizer") != "sgd"
         self.query_one("#betas", Input).disabled = values.get("optimizer") == "sgd"
@@ -141,6 +176,8 @@ class SetupScreen(BatchfitScreen):
             self.post_message(RequestEdited(result.request))
 
     def action_save_request(self) -> None:
+        self.submitted = True
+        self.revalidate()
         if self._sent is None:
             self.notify("fix the form first: the request is not valid", severity="error")
             return

@@ -1,30 +1,39 @@
-"""The plan's candidates as a sortable, filterable table.
+"""The plan's candidates as a sortable, filterable, grouped table that repaints only what is on screen.
 
-Rows are rebuilt from the Plan on every change (sort, filter, re-plan): a plan holds at most a
-few thousand candidates, and rebuilding keeps the table a pure function of its inputs.
+A re-plan, sort or filter replaces the row list (sorting 5,000 candidates takes milliseconds)
+and the grid draws the rows in view; the view goes back to the top, where the sort puts the
+rows the user asked for.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual import on
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
 
 from planner.contracts.plan import Candidate, Plan
-from tui.candidate_rows import COLUMN_BY_KEY, COLUMNS, INSTANCE_WIDTH, RowFilter, instance_text, marker, visible_rows
+from tui.candidate_rows import (
+    COLUMN_BY_KEY,
+    COLUMN_BY_LETTER,
+    COLUMNS,
+    GroupKey,
+    RowFilter,
+    TableRow,
+    marker,
+    table_rows,
+)
+from tui.widgets.grid import Grid, GridColumn
 
-OTHER_COLUMNS_WIDTH = 64 + 16
-"""Every column but the instance (the region at its usual widest), with one-space gaps and the scrollbar."""
+SORT_BINDINGS = [Binding(c.letter, f"sort('{c.key}')", f"Sort by {c.title}", show=False) for c in COLUMNS]
 
 
-class CandidateTable(DataTable[Text]):
-    """Click a header (or press s / r) to sort; Enter explains the highlighted candidate."""
+class CandidateTable(Grid):
+    """A column's letter (or a click on its header) sorts by it, again reverses; space shows a group's regions."""
 
     BINDINGS = [
-        Binding("s", "next_sort", "Sort"),
-        Binding("r", "reverse_sort", "Reverse"),
+        *SORT_BINDINGS,
+        Binding("r", "reverse_sort", "Reverse", show=False),
+        Binding("space", "toggle_group", "Regions", show=False),
     ]
 
     class CandidateChosen(Message):
@@ -34,14 +43,22 @@ class CandidateTable(DataTable[Text]):
             super().__init__()
             self.candidate_id = candidate_id
 
+    class CandidateHighlighted(Message):
+        """The cursor moved onto a candidate (the chart marks it)."""
+
+        def __init__(self, candidate_id: int | None) -> None:
+            super().__init__()
+            self.candidate_id = candidate_id
+
     def __init__(self, *, id: str | None = None) -> None:
-        # No cell padding: each cell brings one leading space instead of two, so 80 columns hold the table.
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
+        super().__init__([GridColumn(c.key, c.title, c.width, c.numeric, flexible=c.key in ("region", "instance"),
+                                     sort_letter=c.letter) for c in COLUMNS], id=id)
         self.plan: Plan | None = None
         self.row_filter = RowFilter()
         self.sort_key = "cost"
         self.reverse = False
-        self.instance_width = INSTANCE_WIDTH
+        self.expanded: set[GroupKey] = set()
+        self.rows: list[TableRow] = []
 
     def show(self, plan: Plan | None) -> None:
         self.plan = plan
@@ -56,64 +73,68 @@ class CandidateTable(DataTable[Text]):
         self._rebuild()
 
     def shown_ids(self) -> list[int]:
-        """Candidate ids in the order the table shows them."""
-        return [int(str(row.key.value)) for row in self.ordered_rows]
+        """Candidate ids in the order the table shows them (a group counts once, by its lead, unless expanded)."""
+        return [r.candidate.id for r in self.rows]
 
-    def on_resize(self) -> None:
-        width = max(INSTANCE_WIDTH, self.size.width - OTHER_COLUMNS_WIDTH)
-        if width != self.instance_width:
-            self.instance_width = width
-            self._rebuild()
+    def highlighted(self) -> Candidate | None:
+        return self.rows[self.cursor].candidate if self.rows else None
 
-    def _cell(self, key: str, c: Candidate) -> str:
-        if key == "instance":
-            return instance_text(c.instance, c.market, self.instance_width)
-        return COLUMN_BY_KEY[key].cell(c)
-
-    def action_next_sort(self) -> None:
-        keys = [c.key for c in COLUMNS]
-        self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+    def action_sort(self, key: str) -> None:
+        self.sort_by(key, reverse=not self.reverse if key == self.sort_key else False)
 
     def action_reverse_sort(self) -> None:
         self.sort_by(self.sort_key, not self.reverse)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        key = str(event.column_key.value)
-        if key in COLUMN_BY_KEY:
-            self.sort_by(key, reverse=not self.reverse if key == self.sort_key else False)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.post_message(self.CandidateChosen(int(str(event.row_key.value))))
-
-    def _title(self, key: str, title: str) -> Text:
-        justify = "right" if COLUMN_BY_KEY[key].numeric else "left"
-        if key != self.sort_key:
-            return Text(f" {title}", justify=justify)
-        return Text(f" {title}{'▼' if self.reverse else '▲'}", style="bold", justify=justify)
-
-    def _rebuild(self) -> None:
-        highlighted = self._highlighted_id()
-        self.clear(columns=True)
-        for column in COLUMNS:
-            self.add_column(self._title(column.key, column.title), key=column.key)
-        if self.plan is None:
+    def action_toggle_group(self) -> None:
+        """Expand the highlighted group into its regions, or fold it back; the cursor stays on it."""
+        if not self.rows:
             return
-        plan = self.plan
-        rows = visible_rows(plan, self.row_filter, self.sort_key, self.reverse)
-        for c in rows:
-            cells = [Text(" " + self._cell(col.key, c), justify="right" if col.numeric else "left") for col in COLUMNS]
-            cells[0] = Text(marker(c, plan) or " ") + cells[0]
-            self.add_row(*cells, key=str(c.id))
-        ids = [c.id for c in rows]
-        if highlighted in ids:
-            self.move_cursor(row=ids.index(highlighted), scroll=True)
+        row = self.rows[self.cursor]
+        if len(row.group.members) < 2:
+            self.notify("this candidate is offered in one region only")
+            return
+        self.expanded ^= {row.group.key}
+        self._rebuild(keep=row.group.key)
 
-    def _highlighted_id(self) -> int | None:
-        if not self.row_count:
-            return None
-        try:
-            return int(str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value))
-        except CellDoesNotExist:  # the cursor sits outside the rows: nothing to keep
-            return None
+    @on(Grid.HeaderClicked)
+    def _header_clicked(self, event: Grid.HeaderClicked) -> None:
+        event.stop()
+        if event.key in COLUMN_BY_KEY:
+            self.action_sort(event.key)
+
+    @on(Grid.Selected)
+    def _row_selected(self, event: Grid.Selected) -> None:
+        event.stop()
+        self.post_message(self.CandidateChosen(self.rows[event.index].candidate.id))
+
+    @on(Grid.Highlighted)
+    def _row_highlighted(self, event: Grid.Highlighted) -> None:
+        event.stop()
+        if event.index < len(self.rows):
+            self.post_message(self.CandidateHighlighted(self.rows[event.index].candidate.id))
+
+    def _cells(self, index: int) -> tuple[list[str], str]:
+        row, plan = self.rows[index], self.plan
+        assert plan is not None
+        cells = [column.cell(row) for column in COLUMNS]
+        if row.detail:
+            cells[0] = "  └"
+            return cells, "muted"
+        mark = marker(row.candidate, plan)
+        cells[0] = f"{mark or ' '} {cells[0]}"
+        return cells, "marked" if mark == "★" else ""
+
+    def _rebuild(self, keep: GroupKey | None = None) -> None:
+        plan = self.plan
+        self.rows = table_rows(plan, self.row_filter, self.sort_key, self.reverse, self.expanded) if plan else []
+        region = COLUMN_BY_KEY["region"]
+        region_width = max((len(region.cell(r)) for r in self.rows), default=region.width)
+        self.columns = tuple(GridColumn(c.key, c.title, region_width if c.key == "region" else c.width, c.numeric,
+                                        flexible=c.key == "instance", sort_letter=c.letter) for c in COLUMNS)
+        empty = "no candidate matches the filter" if plan is not None else ""
+        self.set_rows(len(self.rows), self._cells, sort_key=self.sort_key, reverse=self.reverse, empty_text=empty)
+        if keep is not None:
+            at = next(i for i, r in enumerate(self.rows) if r.group.key == keep and not r.detail)
+            self.cursor = at
+        if not self.rows:
+            self.post_message(self.CandidateHighlighted(None))

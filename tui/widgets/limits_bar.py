@@ -1,24 +1,43 @@
-"""Budget, deadline, spot and providers above the plan: edits re-plan at once, without probing again."""
+"""Budget, deadline, spot and providers above the plan: edits re-plan as they are typed, without probing again.
+
+What is wrong shows at once; a valid edit re-plans once the keys pause (LIMIT_DEBOUNCE_S), and
+while a limit is wrong the bar says so (Validity) so the plan screen marks its plan stale.
+"""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Static
 
 from planner.contracts.request import PlanRequest
 from tui.messages import RequestEdited
 from tui.request_form import LIMIT_FIELDS, Choices, form_from_request, with_limits
 
+LIMIT_DEBOUNCE_S = 0.05
+"""Seconds of quiet after a keystroke before re-planning: `2e10` typed is one plan, not four."""
+
 
 class LimitsBar(Vertical):
     """One line of compact inputs, and one line that says what is wrong with them (hidden when nothing is)."""
+
+    class Validity(Message):
+        """Whether the limits as typed are valid; while not, the plan shown is for the last valid ones."""
+
+        def __init__(self, valid: bool) -> None:
+            super().__init__()
+            self.valid = valid
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.request: PlanRequest | None = None
         self.choices = Choices()
+        self.valid = True
+        self._timer: Timer | None = None
+        self._pending: PlanRequest | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="limits-inputs"):
@@ -50,6 +69,9 @@ class LimitsBar(Vertical):
         line = self.query_one("#limits-error", Static)
         line.update("; ".join(f"{field_id}: {message}" for field_id, message in errors.items()))
         line.display = bool(errors)
+        if self.valid == bool(errors):
+            self.valid = not errors
+            self.post_message(self.Validity(self.valid))
 
     @on(Input.Changed)
     @on(Checkbox.Changed)
@@ -62,5 +84,12 @@ class LimitsBar(Vertical):
         result = with_limits(self.request, values, self.choices)
         self._show_errors(result.errors)
         if result.request is not None and result.request != self.request:
-            self.request = result.request
-            self.post_message(RequestEdited(result.request))
+            self.request = self._pending = result.request
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.set_timer(LIMIT_DEBOUNCE_S, self._send)
+
+    def _send(self) -> None:
+        if self._pending is not None:
+            self.post_message(RequestEdited(self._pending))
+            self._pending = None

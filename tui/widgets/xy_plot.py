@@ -1,7 +1,8 @@
-"""A character-cell XY plot: markers, joining dots, guide lines, a left and a right y axis.
+"""A character-cell XY plot: markers, joining dots, guide lines, round ticks, a left and a right y axis.
 
 Enough for a handful of probe points or a few thousand candidates, with no plotting dependency.
-Colours come from component classes, so the plot follows the theme (dark or light).
+Ticks sit at round values (1-2-5 steps; decades on a log axis) and the axes carry their titles,
+a log axis saying so. Colours come from component classes, so the plot follows the theme.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from textual.widget import Widget
 Axis = Literal["left", "right"]
 Format = Callable[[float], str]
 Cell = tuple[str, Style]
+LOG_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0))
+"""Tick values per decade on a log axis, sparsest first."""
 
 
 def compact_number(value: float) -> str:
@@ -28,6 +31,41 @@ def compact_number(value: float) -> str:
         if magnitude >= factor:
             return f"{value / factor:.3g}{suffix}"
     return f"{value:.3g}"
+
+
+def linear_ticks(low: float, high: float, count: int) -> list[float]:
+    """Multiples of a 1-2-5 step between low and high: at most `count` of them where two fit, else the two."""
+    span = high - low
+    if span <= 0:
+        return [low]
+    raw = span / max(1, count - 1)
+    base = 10 ** math.floor(math.log10(raw))
+    steps = [m * base for m in (10, 5, 2, 1, 0.5, 0.2, 0.1)]
+    best: list[float] = []
+    for step in sorted(steps, reverse=True):
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        ticks = [round(k * step, 12) for k in range(first, last + 1)]
+        if len(ticks) > max(2, count) and len(best) >= 2:
+            break
+        best = ticks
+    return best
+
+
+def log_ticks(low: float, high: float, count: int) -> list[float]:
+    """Decades (then 1-3, 1-2-5 per decade) between low and high; 1-2-5 steps when under a decade apart."""
+    best: list[float] = []
+    for mantissas in LOG_MANTISSAS:
+        ticks = [m * 10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+                 for m in mantissas if low * (1 - 1e-9) <= m * 10.0**e <= high * (1 + 1e-9)]
+        if len(ticks) > count:
+            break
+        best = ticks
+        if len(ticks) >= 3:
+            break
+    if len(best) >= 3:
+        return best
+    linear = linear_ticks(low, high, count)  # under a decade or two apart: 1-2-5 steps say more
+    return linear if len(linear) > len(best) else best
 
 
 @dataclass(frozen=True)
@@ -80,13 +118,15 @@ class Scale:
         index = round((unit - self.low) / (self.high - self.low) * (cells - 1))
         return index if 0 <= index < cells else None
 
-    def label(self, fraction: float) -> str:
-        unit = self.low + fraction * (self.high - self.low)
-        return self.fmt(10**unit if self.log else unit)
+    def ticks(self, count: int) -> list[float]:
+        """Round data values inside the axis, at most `count`."""
+        if self.log:
+            return log_ticks(10**self.low, 10**self.high, count)
+        return linear_ticks(self.low, self.high, count)
 
 
 class XYPlot(Widget):
-    """Plots `series` and `guides` into the widget's size, redrawn on resize."""
+    """Plots `series` and `guides` into the widget's size, redrawn on resize; guides widen the axes to show."""
 
     COMPONENT_CLASSES = {
         "xyplot--axis",
@@ -95,6 +135,7 @@ class XYPlot(Widget):
         "xyplot--muted",
         "xyplot--highlight",
         "xyplot--guide",
+        "xyplot--cursor",
     }
 
     DEFAULT_CSS = """
@@ -105,6 +146,7 @@ class XYPlot(Widget):
     XYPlot > .xyplot--muted { color: $text-muted; }
     XYPlot > .xyplot--highlight { color: $text-success; text-style: bold; }
     XYPlot > .xyplot--guide { color: $text-error; }
+    XYPlot > .xyplot--cursor { color: $text-accent; text-style: bold reverse; }
     """
 
     series: reactive[tuple[Series, ...]] = reactive(tuple)
@@ -114,6 +156,8 @@ class XYPlot(Widget):
         self,
         *,
         x_title: str,
+        y_title: str = "",
+        y_right_title: str = "",
         x_log: bool = False,
         y_log: bool = False,
         x_format: Format = compact_number,
@@ -124,7 +168,9 @@ class XYPlot(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
-        self.x_title = x_title
+        self.x_title = x_title + (" (log scale)" if x_log else "")
+        self.y_title = y_title + (" (log scale)" if y_log and y_title else "")
+        self.y_right_title = y_right_title
         self.x_log = x_log
         self.y_log = y_log
         self.x_format = x_format
@@ -142,12 +188,13 @@ class XYPlot(Widget):
     def _legend(self, width: int) -> Text:
         legend = Text()
         for s in self.series:
-            legend.append(f"{s.marker} ", self._style(s.style))
-            legend.append(f"{s.name}{' (right)' if s.axis == 'right' else ''}   ")
+            if s.points:
+                legend.append(f"{s.marker} ", self._style(s.style))
+                legend.append(f"{s.name}{' (right)' if s.axis == 'right' else ''}   ")
         for g in self.guides:
             legend.append("┊ " if g.along == "x" else "┄ ", self._style("guide"))
             legend.append(f"{g.name}   ")
-        legend.append(f"x: {self.x_title}", self._style("axis"))
+        legend.rstrip()
         legend.truncate(width, overflow="ellipsis")
         return legend
 
@@ -156,18 +203,22 @@ class XYPlot(Widget):
         if not drawn:
             return Text(self.empty_text, style=self._style("muted"))
         width, height = self.content_size.width, self.content_size.height
-        x_scale = Scale.of([x for s in drawn for x, _ in s.points], log=self.x_log, from_zero=False,
-                           fmt=self.x_format)
+        x_values = [x for s in drawn for x, _ in s.points] + [g.value for g in self.guides if g.along == "x"]
+        x_scale = Scale.of(x_values, log=self.x_log, from_zero=False, fmt=self.x_format)
         y_scales: dict[Axis, Scale] = {}
         for axis, fmt in (("left", self.y_format), ("right", self.y_right_format)):
             values = [y for s in drawn if s.axis == axis for _, y in s.points]
+            if values and axis == "left":
+                values += [g.value for g in self.guides if g.along == "y"]
             if values:
-                y_scales[axis] = Scale.of(values, log=self.y_log, from_zero=True, fmt=fmt)
-        rows = max(2, height - 3)
-        fractions = (1.0, 0.5, 0.0)
-        ticks = {axis: [scale.label(f) for f in fractions] for axis, scale in y_scales.items()}
-        left_w = max((len(t) for t in ticks.get("left", [])), default=0) + 1
-        right_w = max((len(t) for t in ticks.get("right", [])), default=-1) + 1
+                y_scales[axis] = Scale.of(values, log=self.y_log, from_zero=not self.y_log, fmt=fmt)
+        title_rows = 1 if self.y_title or self.y_right_title else 0
+        rows = max(2, height - 4 - title_rows)
+        ticks = {axis: {rows - 1 - row: scale.fmt(v) for v in scale.ticks(max(2, rows // 3))
+                        if (row := scale.cell(v, rows)) is not None}
+                 for axis, scale in y_scales.items()}
+        left_w = max((len(t) for t in ticks.get("left", {}).values()), default=0) + 1
+        right_w = max((len(t) for t in ticks.get("right", {}).values()), default=-1) + 1
         cols = max(4, width - left_w - right_w - 1)
 
         grid: list[list[Cell]] = [[(" ", Style())] * cols for _ in range(rows)]
@@ -183,7 +234,11 @@ class XYPlot(Widget):
                 self._join(grid, sorted(cells), self._style(s.style))
             for col, row in cells:
                 grid[row][col] = (s.marker, self._style(s.style))
-        return self._frame(grid, ticks, left_w, right_w, x_scale)
+        out = self._legend(width)
+        if title_rows:
+            out.append("\n" + self.y_title.ljust(max(0, width - len(self.y_right_title))) + self.y_right_title,
+                       self._style("axis"))
+        return self._frame(out, grid, ticks, left_w, right_w, x_scale)
 
     def _draw_guides(self, grid: list[list[Cell]], x_scale: Scale, y_scale: Scale | None) -> None:
         rows, cols = len(grid), len(grid[0])
@@ -210,33 +265,33 @@ class XYPlot(Widget):
                 if grid[row][col][0] in " ┊┄":
                     grid[row][col] = ("·", style)
 
-    def _frame(self, grid: list[list[Cell]], ticks: dict[Axis, list[str]], left_w: int, right_w: int,
-               x_scale: Scale) -> Text:
+    def _frame(self, out: Text, grid: list[list[Cell]], ticks: dict[Axis, dict[int, str]], left_w: int,
+               right_w: int, x_scale: Scale) -> Text:
         axis = self._style("axis")
-        rows, cols = len(grid), len(grid[0])
-        tick_rows = {0: 0, rows // 2: 1, rows - 1: 2}
-        out = self._legend(left_w + 1 + cols + right_w)
+        cols = len(grid[0])
         for r, line in enumerate(grid):
             out.append("\n")
-            tick = tick_rows.get(r)
-            left = ticks["left"][tick] if "left" in ticks and tick is not None else ""
-            out.append(left.rjust(left_w - 1) + " │", axis)
+            left = ticks.get("left", {}).get(r, "")
+            out.append(left.rjust(left_w - 1) + (" ┤" if left else " │"), axis)
             for char, style in line:
                 out.append(char, style)
             if right_w:
-                out.append(" " + (ticks["right"][tick] if tick is not None else ""), axis)
+                out.append(" " + ticks.get("right", {}).get(r, ""), axis)
         out.append("\n" + " " * left_w + "└" + "─" * cols, axis)
         out.append("\n" + self._x_ticks(cols, left_w + 1, x_scale), axis)
+        out.append("\n" + self.x_title.rjust(left_w + 1 + cols), axis)
         return out
 
     @staticmethod
     def _x_ticks(cols: int, indent: int, x_scale: Scale) -> str:
-        """Labels at both ends and the middle, each dropped if it would touch another."""
+        """Round values centred under their column, each dropped if it would touch another."""
         line = [" "] * (indent + cols)
-        for fraction in (0.0, 1.0, 0.5):
-            text = x_scale.label(fraction)
-            start = indent + round(fraction * (cols - 1)) - round(fraction * (len(text) - 1))
-            start = min(max(start, indent), indent + cols - len(text))
+        for value in x_scale.ticks(max(2, cols // 8)):
+            col = x_scale.cell(value, cols)
+            if col is None:
+                continue
+            text = x_scale.fmt(value)
+            start = min(max(indent + col - len(text) // 2, indent), indent + cols - len(text))
             if all(c == " " for c in line[max(0, start - 1):start + len(text) + 1]):
                 line[start:start + len(text)] = text
         return "".join(line).rstrip()
