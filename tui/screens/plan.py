@@ -141,8 +141,16 @@ class PlanScreen(BatchfitScreen):
         if self.chosen_id is not None and all(c.id != self.chosen_id for c in plan.candidates):
             self.chosen_id = None
         self._headline()
-        self._chart()
-        self._explain()
+        self._refresh_tab()
+
+    @on(TabbedContent.TabActivated)
+    def _refresh_tab(self) -> None:
+        """Draw only the pane in view: the chart and the Why text are redrawn when their tab opens."""
+        active = self.query_one(TabbedContent).active
+        if active == "tab-chart":
+            self._chart()
+        elif active == "tab-why":
+            self._explain()
 
     def _headline(self) -> None:
         plan = self.state.plan
@@ -158,11 +166,13 @@ class PlanScreen(BatchfitScreen):
 
     def _chart(self) -> None:
         plan = self.state.plan
-        if plan is not None:
+        if plan is not None and self.query_one(TabbedContent).active == "tab-chart":
             self.query_one(XYPlot).plot(*frontier_series(plan, everything=self.everything, selected=self.selected),
                                         guides=limit_guides(plan))
 
     def _explain(self) -> None:
+        if self.query_one(TabbedContent).active != "tab-why":
+            return
         self.query_one(PlanExplanation).show(self.state.plan, self.chosen_id, self.state.catalog, self.state.today())
 
     def on_limits_bar_validity(self, event: LimitsBar.Validity) -> None:
@@ -215,5 +225,5 @@ class PlanScreen(BatchfitScreen):
 
     def on_candidate_table_candidate_chosen(self, event: CandidateTable.CandidateChosen) -> None:
         self.chosen_id = event.candidate_id
-        self._explain()
         self.query_one(TabbedContent).active = "tab-why"
+        self._explain()

@@ -22,7 +22,7 @@ from tui.widgets.grid import Grid, GridColumn
 ALL = "all"
 QuoteCell = Callable[[Quote], str]
 QuoteKey = Callable[[Quote], float | str]
-# Price and age come before market and region, so an 80-column terminal shows them without scrolling.
+# At 80 columns Age and As of give way to the region; the status line above says how old each table is.
 QUOTE_COLUMNS: tuple[tuple[GridColumn, QuoteCell, QuoteKey], ...] = (
     (GridColumn("provider", "Provider", 8, sort_letter="p"), lambda q: q.offer.provider, lambda q: q.offer.provider),
     (GridColumn("instance", "Instance", 16, flexible=True, sort_letter="i"), lambda q: q.offer.instance,
@@ -33,12 +33,12 @@ QUOTE_COLUMNS: tuple[tuple[GridColumn, QuoteCell, QuoteKey], ...] = (
      lambda q: q.offer.price_per_hour),
     (GridColumn("gpu_price", "$/GPU·h", 7, numeric=True, sort_letter="u"), lambda q: f"{q.usd_per_gpu_hour:,.2f}",
      lambda q: q.usd_per_gpu_hour),
-    (GridColumn("age", "Age", 10, sort_letter="a"),
+    (GridColumn("age", "Age", 10, sort_letter="a", droppable=True),
      lambda q: age_text(q.price_age_days) + (" stale" if is_stale(q.price_age_days) else ""),
      lambda q: q.price_age_days),
     (GridColumn("market", "Market", 9, sort_letter="m"), lambda q: q.offer.market, lambda q: q.offer.market),
     (GridColumn("region", "Region", 14, sort_letter="r"), lambda q: q.offer.region, lambda q: q.offer.region),
-    (GridColumn("as_of", "As of", 10, sort_letter="o"), lambda q: str(q.offer.as_of), lambda q: str(q.offer.as_of)),
+    (GridColumn("as_of", "As of", 10, sort_letter="o", droppable=True), lambda q: str(q.offer.as_of), lambda q: str(q.offer.as_of)),
 )
 QUOTE_KEYS = {column.key: key for column, _cell, key in QUOTE_COLUMNS}
 

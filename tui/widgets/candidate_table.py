@@ -14,7 +14,6 @@ from textual.message import Message
 from planner.contracts.plan import Candidate, Plan
 from tui.candidate_rows import (
     COLUMN_BY_KEY,
-    COLUMN_BY_LETTER,
     COLUMNS,
     GroupKey,
     RowFilter,
@@ -23,6 +22,16 @@ from tui.candidate_rows import (
     table_rows,
 )
 from tui.widgets.grid import Grid, GridColumn
+
+NARROW_DROPS = ("per_gpu", "accumulation")
+"""Left out when the terminal is too narrow for the region (80 columns); the Why tab shows them."""
+
+
+def columns(region_width: int = 10) -> tuple[GridColumn, ...]:
+    return tuple(GridColumn(c.key, c.title, region_width if c.key == "region" else c.width, c.numeric,
+                            flexible=c.key == "instance", sort_letter=c.letter, droppable=c.key in NARROW_DROPS)
+                 for c in COLUMNS)
+
 
 SORT_BINDINGS = [Binding(c.letter, f"sort('{c.key}')", f"Sort by {c.title}", show=False) for c in COLUMNS]
 
@@ -51,8 +60,7 @@ class CandidateTable(Grid):
             self.candidate_id = candidate_id
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__([GridColumn(c.key, c.title, c.width, c.numeric, flexible=c.key in ("region", "instance"),
-                                     sort_letter=c.letter) for c in COLUMNS], id=id)
+        super().__init__(columns(), id=id)
         self.plan: Plan | None = None
         self.row_filter = RowFilter()
         self.sort_key = "cost"
@@ -129,8 +137,7 @@ class CandidateTable(Grid):
         self.rows = table_rows(plan, self.row_filter, self.sort_key, self.reverse, self.expanded) if plan else []
         region = COLUMN_BY_KEY["region"]
         region_width = max((len(region.cell(r)) for r in self.rows), default=region.width)
-        self.columns = tuple(GridColumn(c.key, c.title, region_width if c.key == "region" else c.width, c.numeric,
-                                        flexible=c.key == "instance", sort_letter=c.letter) for c in COLUMNS)
+        self.columns = columns(region_width)
         empty = "no candidate matches the filter" if plan is not None else ""
         self.set_rows(len(self.rows), self._cells, sort_key=self.sort_key, reverse=self.reverse, empty_text=empty)
         if keep is not None:

@@ -28,7 +28,8 @@ RowCells = Callable[[int], tuple[Sequence[str], RowKind]]
 
 @dataclass(frozen=True)
 class GridColumn:
-    """`width` in cells without the leading space; a `flexible` column takes what the others leave."""
+    """`width` in cells without the leading space; a `flexible` column takes what the others leave;
+    a `droppable` one is left out when the columns do not fit (the detail views still show it)."""
 
     key: str
     title: str
@@ -36,6 +37,7 @@ class GridColumn:
     numeric: bool = False
     flexible: bool = False
     sort_letter: str = ""
+    droppable: bool = False
 
 
 def fit(text: str, width: int, right: bool) -> str:
@@ -107,12 +109,18 @@ class Grid(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, 0))
 
     def widths(self) -> list[int]:
-        """Each column's width for the current size: the flexible one grows into the spare cells."""
+        """Each column's width for the current size (0: dropped); the flexible one grows into the spare cells."""
         widths = [c.width for c in self.columns]
-        spare = self.scrollable_content_region.width - sum(w + 1 for w in widths)
+        room = self.scrollable_content_region.width
+        for i in reversed(range(len(widths))):
+            if sum(w + 1 for w in widths if w) <= room:
+                break
+            if self.columns[i].droppable:
+                widths[i] = 0
+        spare = room - sum(w + 1 for w in widths if w)
         for i, c in enumerate(self.columns):
-            if c.flexible and spare > 0:
-                widths[i] += spare
+            if c.flexible:  # grows into spare cells up to twice its width, or gives up a third when short
+                widths[i] = min(max(widths[i] + spare, widths[i] * 2 // 3), widths[i] * 2)
                 break
         return widths
 
@@ -138,12 +146,14 @@ class Grid(ScrollView, can_focus=True):
             base += self._style(kind)
         if index == self.cursor:
             base += self._style("cursor")
-        line = "".join(" " + fit(t, w, c.numeric) for t, w, c in zip(texts, self.widths(), self.columns))
+        line = "".join(" " + fit(t, w, c.numeric) for t, w, c in zip(texts, self.widths(), self.columns) if w)
         return Strip([Segment(fit(line, width, False), base)], width)
 
     def _header(self, width: int) -> Strip:
         segments = []
         for column, w in zip(self.columns, self.widths()):
+            if not w:
+                continue
             sorted_here = column.key == self.sort_key
             title = column.title + (("▼" if self.reverse else "▲") if sorted_here else "")
             segments.append(Segment(" " + fit(title, w, column.numeric),
@@ -155,6 +165,8 @@ class Grid(ScrollView, can_focus=True):
     def column_at(self, x: int) -> str | None:
         edge = 0
         for column, w in zip(self.columns, self.widths()):
+            if not w:
+                continue
             edge += w + 1
             if x < edge:
                 return column.key
