@@ -14,8 +14,10 @@ from planner.contracts.probe import ProbePoint, ProbeReport
 from planner.contracts.probe_config import ProbeEvent
 
 STEP = re.compile(r"noise scale: (?:step|trained) (\d+)/(\d+)")
-UNSTABLE_SPREAD = 0.25
-"""(slowest - fastest) / median timed step above this: the timings are not to be trusted (other load)."""
+UNSTABLE_IQR = 0.10
+"""(q75 - q25) / median of the timed steps above this: the timings are not to be trusted (other load)."""
+UNSTABLE_RANGE = 0.25
+"""The same from (slowest - fastest) / median, for reports from before the sweep kept the quartiles."""
 
 
 @dataclass
@@ -60,19 +62,22 @@ def _start(phase: Phase, prefix: str, event: ProbeEvent) -> float:
     return phase.started_s if phase.name.startswith(prefix) else event.elapsed_s
 
 
-def spread(point: ProbePoint) -> float | None:
+def spread(point: ProbePoint) -> tuple[float, float] | None:
+    """The point's relative dispersion and the threshold it is held to."""
+    if point.step_time_spread is not None:
+        return point.step_time_spread, UNSTABLE_IQR
     if point.step_time_s and point.step_time_min_s is not None and point.step_time_max_s is not None:
-        return (point.step_time_max_s - point.step_time_min_s) / point.step_time_s
+        return (point.step_time_max_s - point.step_time_min_s) / point.step_time_s, UNSTABLE_RANGE
     return None
 
 
 def unstable_points(points: list[ProbePoint]) -> list[tuple[int, float]]:
-    """(batch, spread) of the measured points whose timed steps disagree by more than UNSTABLE_SPREAD."""
+    """(batch, relative dispersion) of the measured points whose timed steps disagree more than they should."""
     out = []
     for p in points:
         s = spread(p)
-        if p.status == "ok" and s is not None and s > UNSTABLE_SPREAD:
-            out.append((p.batch_size, s))
+        if p.status == "ok" and s is not None and s[0] > s[1]:
+            out.append((p.batch_size, s[0]))
     return out
 
 
@@ -95,6 +100,8 @@ def result_lines(report: ProbeReport) -> list[tuple[str, str]]:
         lines.append(("noise scale", "not measured (Noise steps 0, or cancelled)"))
     else:
         loss = f", at loss {ns.train_loss:.3g}" if ns.train_loss is not None else ""
-        read = f"{ns.b_simple:,.3g} (band {ns.low:,.3g}–{ns.high:,.3g}){loss}, {ns.trained_steps} steps trained first"
+        band = f"band {ns.low:,.3g}–{ns.high:,.3g}" if ns.low is not None and ns.high is not None else \
+            "no band: too few measured steps"
+        read = f"{ns.b_simple:,.3g} ({band}){loss}, {ns.trained_steps} steps trained first"
         lines.append(("noise scale", read))
     return lines

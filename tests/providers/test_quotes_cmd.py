@@ -101,3 +101,9 @@ def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) 
         quotes("--gpu-count", "0")
     assert info.value.code == 2
     assert "--gpu-count must be greater than 0" in capsys.readouterr().err
+
+
+def test_a_region_matches_by_its_start(capsys: pytest.CaptureFixture[str]) -> None:
+    assert quotes("--region", "us-east", "--json") == 0
+    regions = {q["offer"]["region"] for q in json.loads(capsys.readouterr().out)["quotes"]}
+    assert regions and all(r.startswith("us-east") for r in regions) and len(regions) > 1

@@ -302,7 +302,7 @@ async def test_unstable_timings_are_warned_about(make_app: AppFactory) -> None:
         await pilot.press("f2")
         await pilot.pause()
         text = str(app.screen.query_one("#probe-result", Static).content)
-        assert "unstable timings at 1 batch size(s), up to ±50% at batch 2" in text
+        assert "unstable timings at 1 batch size(s), spread up to 100% at batch 2" in text
 
 
 async def test_a_cancel_that_changes_what_the_plan_rests_on_says_so(make_app: AppFactory) -> None:

@@ -100,7 +100,7 @@ def result_panel(report: ProbeReport | None, note: str) -> Content:
     if unstable:
         worst = max(unstable, key=lambda u: u[1])
         lines.append(Content.assemble(("! ", "$text-warning"), f"unstable timings at {len(unstable)} batch size(s), "
-                                      f"up to ±{worst[1] / 2:.0%} at batch {worst[0]}: other load on this machine? "
+                                      f"spread up to {worst[1]:.0%} at batch {worst[0]}: other load on this machine? "
                                       "the throughput may be off"))
     if note:
         lines.append(Content.assemble(("! ", "$text-warning"), note))
