@@ -1,9 +1,10 @@
 """Refreshed price tables on disk, in the user's cache directory, each with its fetch time.
 
 Location: `$BATCHFIT_CACHE_DIR` if set, else `$XDG_CACHE_HOME/batchfit`, else `~/.cache/batchfit`.
-One JSON file per source (`aws.json`, `azure.json`). Writes go to a temporary file in the same
-directory and are moved into place with `os.replace`, so a reader sees the old table or the new one,
-never half of one; a refresh that fails before the write leaves the old file untouched.
+One JSON file per registered source (`aws.json`, `azure.json`, `gpuhunt.json`, `skypilot.json`).
+Writes go to a temporary file in the same directory and are moved into place with `os.replace`,
+so a reader sees the old table or the new one, never half of one; a refresh that fails before the
+write leaves the old file untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from providers.registry import REFRESHERS
 from providers.schema import CATALOG_SCHEMA_VERSION, Offer, Origin, check_origin
 
 ENV_DIR = "BATCHFIT_CACHE_DIR"
@@ -70,20 +72,28 @@ def write_table(table: CachedTable, directory: Path | None = None) -> Path:
 
 
 def read_tables(directory: Path | None = None) -> tuple[list[CachedTable], list[str]]:
-    """Every readable cached table, oldest fetch first.
+    """Every readable cached table, oldest fetch first: one `<name>.json` per registered refresher.
 
-    An unreadable file is skipped with a warning; inside a readable one, each offer is checked on its
-    own, so one malformed row is dropped (with a warning naming it) rather than the whole table.
+    The layers come from `providers.registry`: other files in the folder are not price tables, and a
+    table whose origin is not its refresher's is refused. An unreadable file is skipped with a warning;
+    inside a readable one, each offer is checked on its own, so one malformed row is dropped (with a
+    warning naming it) rather than the whole table.
     """
     folder = directory or cache_dir()
     if not folder.is_dir():
         return [], []
     tables: list[CachedTable] = []
     warnings: list[str] = []
-    for path in sorted(folder.glob("*.json")):
+    for spec in REFRESHERS:
+        path = table_path(spec.name, folder)
+        if not path.exists():
+            continue
         table, notes = _read_one(path)
         warnings += notes
-        if table is not None:
+        if table is not None and table.origin != spec.origin:
+            warnings.append(f"{path}: ignored cached prices (origin {table.origin!r}, but {spec.name} writes "
+                            f"{spec.origin!r}); refresh with `batchfit quotes --refresh {spec.name}`")
+        elif table is not None:
             tables.append(table)
     tables.sort(key=lambda t: t.fetched_at)
     return tables, warnings

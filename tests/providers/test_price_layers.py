@@ -93,3 +93,13 @@ def test_cli_choices_and_origins_derive_from_the_registry() -> None:
         offer("x", 1.0, origin=spec.origin)
     with pytest.raises(ValidationError, match="origin 'nowhere' is not one of"):
         offer("x", 1.0, origin="nowhere")
+
+
+def test_the_cache_layers_are_the_registry_entries(cache_dir: Path) -> None:
+    write_table(CachedTable(name="aws", origin="gpuhunt", fetched_at=dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc),
+                            offers=[offer("mislabelled.x", 5.0, origin="gpuhunt")]))
+    (cache_dir / "notes.json").write_text("{}", encoding="utf-8")  # not a price table: not read at all
+    catalog = load_catalog(today=TODAY)
+    assert "mislabelled.x" not in {o.instance for o in catalog.offers}
+    assert any("origin 'gpuhunt', but aws writes 'aws-api'" in w for w in catalog.warnings)
+    assert not any("notes.json" in w for w in catalog.warnings)
