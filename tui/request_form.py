@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from planner.contracts.request import PlanRequest, ReferenceRun, Workload
+from tui.contract_fields import AMOUNT_CONTRACTS, FIELD_CONTRACTS, contract_message
 
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 PRESET_PATTERN = re.compile(r"^[A-Za-z][\w.-]*$")
-WORKLOAD_KINDS = ("samples", "tokens", "epochs")
-OPTIMIZERS = ("adamw", "adam", "sgd")
-PRECISIONS = ("bf16", "fp32")
+WORKLOAD_KINDS = tuple(AMOUNT_CONTRACTS)
 
 FormValues = Mapping[str, str]
 """Field id -> the text in its widget. Selects give their value; the spot switch gives 'yes' or 'no'."""
@@ -148,10 +147,10 @@ def check_field(field_id: str, text: str) -> str | None:
     if not text.strip():
         return None if spec.optional else "required"
     try:
-        spec.parse(text.strip())
+        value = spec.parse(text.strip())
     except FieldError as exc:
         return str(exc)
-    return None
+    return contract_message(*FIELD_CONTRACTS[field_id], value) if field_id in FIELD_CONTRACTS else None
 
 
 def same_value(field_id: str, old_text: str, new_text: str) -> bool:
@@ -195,6 +194,11 @@ def _parsed(values: FormValues, errors: dict[str, str]) -> dict[str, object]:
             out[field_id] = spec.parse(text)
         except FieldError as exc:
             errors[field_id] = str(exc)
+            continue
+        if field_id in FIELD_CONTRACTS:
+            message = contract_message(*FIELD_CONTRACTS[field_id], out[field_id])
+            if message:
+                errors[field_id] = message
     return out
 
 
@@ -202,6 +206,13 @@ def _workload(kind: str, p: dict[str, object], errors: dict[str, str]) -> Worklo
     amount, dataset_size = p.get("amount"), p.get("dataset_size")
     if "amount" in errors:
         return None
+    whole = amount == int(amount)  # type: ignore[call-overload]
+    if kind == "epochs" or whole:
+        value = amount if kind == "epochs" else int(amount)  # type: ignore[call-overload]
+        message = contract_message(*AMOUNT_CONTRACTS.get(kind, AMOUNT_CONTRACTS["samples"]), value)
+        if message:
+            errors["amount"] = message
+            return None
     if kind == "epochs":
         if dataset_size is None:
             errors.setdefault("dataset_size", "required for epochs")

@@ -104,3 +104,24 @@ def test_before_the_presets_load_any_preset_like_name_passes() -> None:
     assert request_from_form(valid_values(model="mlp"), loading).errors == {}
     assert request_from_form(valid_values(model="a model"), loading).errors == {
         "model": "expected a preset name or package.module:factory"}
+
+
+def test_the_contracts_own_ranges_show_beside_the_fields() -> None:
+    from planner.contracts.request import MOST_BATCH
+    from tui.contract_fields import PRECISIONS
+    from tui.request_form import check_field
+
+    assert check_field("ref_batch", str(MOST_BATCH + 1)) == f"must be less than or equal to {MOST_BATCH}"
+    assert check_field("max_gpus", "5000") == "must be less than or equal to 4096"
+    assert check_field("budget", "2e12") == "must be less than or equal to 1000000000000"
+    assert check_field("budget", "2e10") is None
+    assert PRECISIONS[0] == "bf16" and "fp16" in PRECISIONS  # the contract's default first, every choice
+
+
+def test_an_amount_past_the_contracts_range_is_said_beside_it() -> None:
+    from tui.request_form import request_from_form
+
+    values = {"model": "mlp", "workload_kind": "samples", "amount": "1e19", "ref_batch": "64", "ref_lr": "1e-3",
+              "max_gpus": "8", "optimizer": "adamw", "precision": "bf16", "spot": "no"}
+    result = request_from_form(values)
+    assert result.request is None and result.errors["amount"].startswith("must be less than or equal to")

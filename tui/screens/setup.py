@@ -15,10 +15,9 @@ from textual.widgets import Checkbox, Footer, Header, Input, Select, Static
 from planner.contracts.request import PlanRequest
 from planner.errors import BadInput
 from planner.request_file import load_request, save_request
+from tui.contract_fields import OPTIMIZERS, PRECISIONS
 from tui.messages import RequestEdited
 from tui.request_form import (
-    OPTIMIZERS,
-    PRECISIONS,
     SPECS,
     WORKLOAD_KINDS,
     form_from_request,
