@@ -51,6 +51,7 @@ from planner.probe.ddp import check_ddp, ddp_phase
 from planner.probe.device import (
     default_memory_cap,
     device_info,
+    one_thread_if_busy,
     resolve_device,
     software_info,
 )
@@ -104,6 +105,9 @@ class _Sweep:
         self.noise_scale: NoiseScale | None = None
         self.ddp: DdpMeasurement | None = None
         self.cap = (config.memory_cap_bytes or default_memory_cap()) if self.device.type == "cpu" else None
+        busy = one_thread_if_busy() if self.device.type == "cpu" and not config.isolate else None
+        if busy:
+            self.warnings.append(busy)
         self.bundle = load_model(config.model, seq_len=config.seq_len, checkpointing=config.checkpointing,
                                  data=config.data)
         self.kernels_ran, self.optimizer_name = optimizer_choice(self.device, config.kernels)

@@ -4,6 +4,7 @@ again, one flat doubling is not a plateau, and each point records its dispersion
 from __future__ import annotations
 
 import pytest
+import torch
 
 import planner.probe.point
 from planner.contracts.probe import ProbePoint
@@ -73,3 +74,21 @@ def test_suspect_gains_and_the_two_doubling_rule():
     assert rule.observe(point(16, 0.1), point(8, 0.05)) is None
     assert rule.observe(point(32, 0.2), point(16, 0.1)).startswith("plateau: B=32 gained +0.0% over B=16")
     assert Plateau(-1).observe(point(4, 0.04), point(2, 0.02)) is None
+
+
+def test_a_busy_cpu_is_probed_with_one_thread_and_the_report_says_so(monkeypatch):
+    from planner.probe import device
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(device.os, "cpu_count", lambda: 2)
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(device.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+        assert device.one_thread_if_busy() is None and torch.get_num_threads() == 2
+        monkeypatch.setattr(device.os, "getloadavg", lambda: (9.6, 9.0, 8.0))
+        line = device.one_thread_if_busy()
+        assert line == ("the CPU is busy (load average 9.6 on 2 cores): probed with 1 torch thread, not 2; "
+                        "its timings are this busy machine's")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
