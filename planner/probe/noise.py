@@ -45,7 +45,7 @@ __all__ = ["MIN_BAND_STEPS", "MIN_STEPS", "NoiseOutcome", "NoiseScaleEstimator",
 
 PRECONDITIONER = "Adam's sqrt(exp_avg_sq / (1 - beta2^step)) + eps (AdaptDL)"
 MIN_PRECONDITION_STEPS = 5  # v̂ averages too few squared gradients before this (AdaptDL waits 5 steps too)
-RESERVE_MARGIN = 1.2  # a measured step costs a little more than a training step (its extra norms)
+RESERVE_MARGIN = 1.5  # a measured step costs more than a training step (its extra norms), and a busy machine varies
 
 
 def choose_b_small(fits: int, max_batch: int | None, reference_batch: int | None) -> int:
