@@ -104,7 +104,7 @@ class ProbeEvent(BaseModel):
     started: once, text names model and device. point-started: batch_size about to run.
     point-done: a finished point (ok, error, or reused from the log: point.resumed).
     oom: a point over the memory (a CUDA OOM, or the CPU cap, predicted or measured).
-    plateau: the doubling gain fell below plateau_gain. message: anything else worth a line
+    plateau: on a GPU, two doublings in a row gained less than plateau_gain. message: anything else worth a line
     (refinement, skipped points, warnings). done: the sweep ended; text is the stop reason.
     fraction_done and eta_s are estimates (points done over points expected), for a progress bar.
     """

@@ -250,7 +250,9 @@ def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[to
               precondition: bool = False) -> StepNorms:
     """One training step of `micro_batches` x `b_small` samples; `measure` adds the prefix reads,
     `precondition` the preconditioned norms (where Adam's state is old enough)."""
-    from kernels import accumulate_grad_sqnorm  # imports triton: only once a noise scale is asked for
+    from kernels import (
+        accumulate_grad_sqnorm,  # imports triton: only once a noise scale is asked for
+    )
 
     step.release_grads()  # last step's gradients may alias the accumulators zeroed next
     for accum in accums:

@@ -18,9 +18,9 @@ import time
 import torch
 
 from planner.contracts.probe import ProbePoint
+from planner.contracts.probe_config import ProbeConfig
 from planner.errors import BadInput
 from planner.models.messages import one_line
-from planner.contracts.probe_config import ProbeConfig
 from planner.probe import plateau as throughput
 from planner.probe.memtrace import traced_step_peak
 from planner.probe.step import TrainStep

@@ -16,9 +16,9 @@ import pytest
 import torch
 from torch import nn
 
+from planner.contracts.probe import NoiseScale
 from planner.models import ModelBundle
 from planner.probe import ProbeConfig, TrainStep, run_probe
-from planner.contracts.probe import NoiseScale
 from planner.probe.noise import (
     MIN_BAND_STEPS,
     MIN_STEPS,
