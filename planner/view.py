@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from planner.contracts.plan import Candidate, LrChoice, Plan, Recommendation
+from planner.contracts.plan import DATA_INFLATION_FLAG, Candidate, LrChoice, Plan, Recommendation
 from planner.contracts.request import PlanRequest
 
 FRONTIER_ROWS = 12
@@ -104,10 +104,12 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
         *optimizer_rows(c.lr),
         Row("step time", f"{c.step_time_s * 1e3:,.1f} ms, {c.samples_per_s:,.1f} samples/s", c.step_time_provenance),
         Row("steps", f"{c.steps:,} for {c.samples:,.0f} samples", plan.statistical_efficiency.mode),
-        Row("time", f"{hours_text(c.hours)} h", "steps × step time"),
-        Row("cost", f"{money(c.cost_usd)} at ${c.price_per_hour:,.2f}/h", note(c)),
+        Row("time", f"{hours_text(c.hours)} h" + _range(c.hours_range, hours_text), "steps × step time"
+            + (", range over the B_noise range" if c.hours_range else "")),
+        Row("cost", f"{money(c.cost_usd)}" + _range(c.cost_range, money) + f" at ${c.price_per_hour:,.2f}/h", note(c)),
         Row("limits", ("meets the deadline" if c.meets_deadline else "misses the deadline") + ", "
-            + ("within the budget" if c.meets_budget else "over the budget")),
+            + ("within the budget" if c.meets_budget else "over the budget")
+            + ("" if c.meets_data else ", more samples than exist") + _data_flag(c, ", ")),
     ]
     return rows + [Row("note", n) for n in c.notes + c.lr.notes]
 
@@ -198,15 +200,25 @@ def _frontier_table(plan: Plan) -> Table:
     for cid in plan.pareto[:FRONTIER_ROWS]:
         c = plan.candidate(cid)
         table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", str(c.global_batch),
-                      f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}", f"{c.hours:,.2f}", f"{c.cost_usd:,.2f}",
-                      _limits_text(c))
+                      f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}",
+                      f"{c.hours:,.2f}" + _range(c.hours_range, "{:,.2f}".format),
+                      f"{c.cost_usd:,.2f}" + _range(c.cost_range, "{:,.2f}".format), _limits_text(c))
     return table
 
 
+def _range(span: tuple[float, float] | None, fmt: Callable[[float], str]) -> str:
+    return "" if span is None else f" ({fmt(span[0])}–{fmt(span[1])})"
+
+
+def _data_flag(c: Candidate, lead: str = "") -> str:
+    """The data-inflation flag: more than DATA_INFLATION_FLAG x the requested samples."""
+    return f"{lead}data ×{c.data_ratio:.2g}" if c.data_ratio is not None and c.data_ratio > DATA_INFLATION_FLAG else ""
+
+
 def _limits_text(c: Candidate) -> str:
-    if c.meets_deadline and c.meets_budget:
-        return "ok"
-    return ", ".join(x for x, ok in (("late", c.meets_deadline), ("over budget", c.meets_budget)) if not ok)
+    failed = [x for x, ok in (("late", c.meets_deadline), ("over budget", c.meets_budget),
+                              ("no data", c.meets_data)) if not ok]
+    return ", ".join(failed or ["ok"]) + _data_flag(c, ", ")
 
 
 def _section_table(section: Section) -> Table:
@@ -265,12 +277,13 @@ def render_markdown(plan: Plan) -> str:
         out += _markdown_section(section)
         if section.kind == "candidates":
             out += ["", "## Pareto frontier", "",
-                    "| provider | instance | market | GPUs | global batch | per GPU x acc | lr | hours | USD |",
-                    "|---|---|---|---|---:|---|---|---:|---:|"]
+                    "| provider | instance | market | GPUs | global batch | per GPU x acc | lr | hours | USD | limits |",
+                    "|---|---|---|---|---:|---|---|---:|---:|---|"]
             for cid in plan.pareto:
                 c = plan.candidate(cid)
                 out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {c.global_batch} | "
-                           f"{c.per_gpu_batch} x {c.accumulation} | {c.lr.lr:.3g} | {c.hours:,.2f} | "
-                           f"{c.cost_usd:,.2f} |")
+                           f"{c.per_gpu_batch} x {c.accumulation} | {c.lr.lr:.3g} | "
+                           f"{c.hours:,.2f}{_range(c.hours_range, '{:,.2f}'.format)} | "
+                           f"{c.cost_usd:,.2f}{_range(c.cost_range, '{:,.2f}'.format)} | {_limits_text(c)} |")
     out += ["", "Prices as of: " + ", ".join(f"{t.name} {t.as_of}" for t in plan.price_tables), ""]
     return "\n".join(out)

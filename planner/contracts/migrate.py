@@ -37,8 +37,11 @@ CURRENT: dict[Kind, int] = {
 def _fields_added(doc: Document) -> Document:
     """Only fields with defaults were added: a version-1 document reads as it is.
     probe 2: DeviceInfo.tf32_matmul / tf32_cudnn (not recorded before: None).
-    plan 2: each LrChoice number's rule and warnings, Candidate.precision (None: the request's).
-    request 2: precision "fp16" and tf32_matmul (False: torch's default)."""
+    plan 2: each LrChoice number's rule and warnings, Candidate.precision (None: the request's),
+    Candidate.hours_range / cost_range / data_ratio (None: not computed), meets_data (True),
+    StatisticalEfficiency.b_noise_range (None).
+    request 2: precision "fp16", tf32_matmul (False: torch's default), target_loss, max_samples,
+    max_epochs (None: no target, no cap); a workload's dataset_size may stand without epochs."""
     return dict(doc)
 
 

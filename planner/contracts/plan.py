@@ -14,6 +14,10 @@ from providers.schema import Market, PriceTable
 
 PLAN_SCHEMA_VERSION = 2
 
+# A candidate training on more than this many times the requested samples is flagged in every
+# output: its larger batch buys speed with data the user may not have.
+DATA_INFLATION_FLAG = 1.2
+
 Policy = Literal["cheapest-within-deadline", "fastest-within-budget", "knee"]
 
 
@@ -58,6 +62,12 @@ class Candidate(Strict):
     samples: float
     hours: float
     cost_usd: float
+    hours_range: tuple[float, float] | None = Field(
+        default=None, description="hours at the ends of the plausible B_noise range (hours is at its central value)")
+    cost_range: tuple[float, float] | None = Field(default=None, description="dollars at the same ends")
+    data_ratio: float | None = Field(
+        default=None, description="samples this candidate trains on / the request's samples (flagged above 1.2)")
+    meets_data: bool = Field(default=True, description="its samples fit --max-samples / --max-epochs")
     memory_per_gpu_bytes: float
     memory_limit_bytes: float
     lr: LrChoice
@@ -98,6 +108,8 @@ class StatisticalEfficiency(Strict):
     b_noise: float | None = None
     e_min: float | None = Field(default=None, description="samples needed at a vanishing batch")
     s_min: float | None = Field(default=None, description="steps needed at an infinite batch")
+    b_noise_range: tuple[float, float] | None = Field(
+        default=None, description="the plausible B_noise over the run: candidates are judged at both ends")
     explanation: str
 
 

@@ -34,15 +34,15 @@ class Workload(Strict):
     epochs: float | None = setting(None, flag="--epochs", gt=0, le=MOST_EPOCHS,
                                    help="epochs over --dataset-size samples")
     dataset_size: int | None = setting(None, flag="--dataset-size", gt=0, le=MOST_SAMPLES,
-                                       help="samples per epoch")
+                                       help="samples per epoch: the data you have (with --epochs or --max-epochs)")
 
     @model_validator(mode="after")
     def _one_form(self) -> Workload:
         forms = [self.samples is not None, self.tokens is not None, self.epochs is not None]
         if sum(forms) != 1:
             raise ValueError("give exactly one of samples, tokens, or epochs with dataset_size")
-        if (self.epochs is None) != (self.dataset_size is None):
-            raise ValueError("epochs and dataset_size go together")
+        if self.epochs is not None and self.dataset_size is None:
+            raise ValueError("epochs need dataset_size, the samples per epoch")
         return self
 
     def total_samples(self, tokens_per_sample: int | None) -> float:
@@ -99,3 +99,25 @@ class PlanRequest(Strict):
     noise_scale: float | None = setting(
         None, flag="--noise-scale", unit="samples", metavar="B_NOISE", gt=0, le=MOST_SAMPLES,
         help="B_noise measured near the target loss (e.g. from your own run); overrides the probe's early one")
+    target_loss: float | None = setting(
+        None, flag="--target-loss", gt=0, le=1e6,
+        help="the loss the run trains to (the reference run's final loss when known): a noise scale read "
+             "above it is a lower bound, and the plan's B_noise range reaches up to it")
+    max_samples: float | None = setting(
+        None, flag="--max-samples", unit="samples", gt=0, le=MOST_SAMPLES,
+        help="most samples the run can train on: a candidate needing more is infeasible")
+    max_epochs: float | None = setting(
+        None, flag="--max-epochs", gt=0, le=MOST_EPOCHS,
+        help="most passes over --dataset-size samples: a candidate needing more is infeasible")
+
+    @model_validator(mode="after")
+    def _data_cap(self) -> PlanRequest:
+        if self.max_epochs is not None and self.workload.dataset_size is None:
+            raise ValueError("max_epochs needs the workload's dataset_size (--dataset-size), the samples per epoch")
+        return self
+
+    def samples_cap(self) -> float | None:
+        """Most samples that exist for the run: --max-samples and --max-epochs x --dataset-size."""
+        caps = [c for c in (self.max_samples, None if self.max_epochs is None or self.workload.dataset_size is None
+                            else self.max_epochs * self.workload.dataset_size) if c is not None]
+        return min(caps) if caps else None

@@ -15,15 +15,16 @@ from planner.plan.choose import (
     pareto_front,
     recommend,
 )
-from planner.contracts.plan import Plan, ProbeSummary, ScalingRow, SensitivityRow
+from planner.contracts.plan import DATA_INFLATION_FLAG, Plan, ProbeSummary, ScalingRow, SensitivityRow
 from planner.contracts.probe import MemoryFit, NoiseScale, ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.plan.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
-from planner.plan.candidates import Evaluation, candidate, evaluate
+from planner.plan.candidates import Evaluation, candidate, evaluate, judged_at_both_ends
 from planner.plan.gpu_match import match_local_gpu
 from planner.plan.lr import lr_assumptions
 from planner.plan.memory import memory_fit_of
+from planner.plan.noise_range import NoiseRange, noise_range
 from planner.plan.step_time import StepTimeModel
 from providers.schema import Catalog, GpuSpec, Offer
 
@@ -139,6 +140,24 @@ def _precision_assumption(model: StepTimeModel) -> str:
     return f"{model.precision} autocast" + (" with a grad scaler" if model.precision == "fp16" else "")
 
 
+def _range_assumptions(span: NoiseRange | None, request: PlanRequest) -> list[str]:
+    out = []
+    if span is not None:
+        out.append(span.explanation)
+        if span.low != span.high:
+            out.append("each candidate's hours and dollars are a range over that B_noise range (hours and cost at "
+                       "its central value); the deadline, budget and data cap are judged at the end worse for the "
+                       "candidate, and the recommendation is the best at the central value among the candidates "
+                       "feasible at both ends")
+    out.append(f"a candidate training on more than {DATA_INFLATION_FLAG:g}x the requested samples is flagged "
+               "with its ratio (data_ratio)")
+    cap = request.samples_cap()
+    if cap is not None:
+        out.append(f"data cap: {cap:,.0f} samples exist (--max-samples / --max-epochs x --dataset-size); "
+                   "a candidate needing more is infeasible")
+    return out
+
+
 def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, str]:
     """All candidates when there are few; else the frontier, the recommendations and the cheapest
     candidate of each provider x GPU x count x market."""
@@ -162,7 +181,7 @@ def _sensitivity(request: PlanRequest, offers: list[Offer], step_model: StepTime
     for b_noise in priors.NOISE_SCALE_SWEEP:
         samples = SampleModel(request.reference.batch_size, reference_samples, b_noise)
         ev = evaluate(offers, ShapeBook(request, fit, step_model, samples, gpus), request)
-        best = cheapest(ev.meets_deadline & ev.meets_budget, ev.hours, ev.cost)
+        best = cheapest(ev.meets_deadline & ev.meets_budget & ev.meets_data, ev.hours, ev.cost)
         if best is None:
             rows.append(SensitivityRow(b_noise=b_noise, candidate=None))
             continue
@@ -215,14 +234,23 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band
-    b_noise = request.noise_scale or (measured.b_simple if measured else None)
+    span = noise_range(measured, request.target_loss) if request.noise_scale is None and measured else None
+    b_noise = request.noise_scale or (span.central if span else None)
     if request.noise_scale is None and noise is not None:
         warnings.append(_noise_scale_warning(noise))
+    warnings += list(span.warnings if span else ())
     sample_model = SampleModel(request.reference.batch_size, reference_samples, b_noise)
     offers = select_offers(request, catalog)
-    ev = evaluate(offers, ShapeBook(request, fit, step_model, sample_model, catalog.gpus), request)
 
-    cols = Columns(ev.hours, ev.cost, ev.meets_deadline, ev.meets_budget)
+    def evaluate_at(model: SampleModel) -> Evaluation:
+        return evaluate(offers, ShapeBook(request, fit, step_model, model, catalog.gpus), request)
+
+    ev = evaluate_at(sample_model)
+    if span is not None and span.low != span.high:
+        ends = [evaluate_at(SampleModel(request.reference.batch_size, reference_samples, b)) for b in (span.low, span.high)]
+        ev = judged_at_both_ends(ev, ends[0], ends[1], request)
+
+    cols = Columns(ev.hours, ev.cost, ev.meets_deadline, ev.meets_budget, ev.meets_data)
     front = pareto_front(ev.hours, ev.cost)
     recommendation, alternatives = recommend(cols, front, request.budget_usd, request.deadline_hours)
     chosen = [r.candidate_id for r in ([recommendation] if recommendation else []) + alternatives]
@@ -236,7 +264,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
         probe=_summary(report, fit, noise),
-        statistical_efficiency=sample_model.describe(),
+        statistical_efficiency=sample_model.describe((span.low, span.high) if span else None),
         candidates_evaluated=len(ev),
         listing=listing,
         candidates=[candidate(ev, int(i)) for i in listed],
@@ -248,7 +276,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
                                                           reference_samples),
         scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
-        assumptions=_assumptions(step_model, sample_model) + lr_assumptions(request.reference),
+        assumptions=_assumptions(step_model, sample_model) + _range_assumptions(span, request)
+        + lr_assumptions(request.reference),
         warnings=warnings,
         price_tables=catalog.tables,
     )

@@ -8,13 +8,13 @@ candidates a plan lists become pydantic models.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from planner.plan import priors
 from planner.plan.shapes import Shape, ShapeBook
-from planner.contracts.plan import Candidate, Exclusion
+from planner.contracts.plan import DATA_INFLATION_FLAG, Candidate, Exclusion
 from planner.contracts.request import PlanRequest
 from providers.schema import Offer
 
@@ -33,6 +33,12 @@ class Evaluation:
     meets_deadline: np.ndarray
     meets_budget: np.ndarray
     excluded: list[Exclusion]
+    samples: np.ndarray  # samples each candidate trains on
+    requested_samples: float  # the request's (the reference run's) samples
+    meets_data: np.ndarray  # its samples fit the request's data cap
+    samples_cap: float | None  # most samples that exist (--max-samples, --max-epochs x --dataset-size)
+    hours_range: np.ndarray | None = None  # (candidates, 2): at the ends of the B_noise range
+    cost_range: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.hours)
@@ -74,6 +80,7 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
         columns["group"].append(np.full(n_offers * n_shapes, g))
         columns["shape_index"].append(np.tile(np.arange(n_shapes), n_offers))
         columns["hours"].append((seconds / 3600).ravel())
+        columns["samples"].append(np.tile(np.array([s.samples for s in group_shapes]), n_offers))
         columns["cost"].append((billed_h * price[:, None]).ravel())
 
     def column(name: str, dtype: type) -> np.ndarray:
@@ -83,6 +90,8 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
     cost = column("cost", float)
     deadline = request.deadline_hours
     budget = request.budget_usd
+    samples = column("samples", float)
+    cap = request.samples_cap()
     return Evaluation(
         offers=offers,
         shapes=shapes,
@@ -94,12 +103,35 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
         meets_deadline=np.ones_like(hours, dtype=bool) if deadline is None else hours <= deadline,
         meets_budget=np.ones_like(cost, dtype=bool) if budget is None else cost <= budget,
         excluded=excluded,
+        samples=samples,
+        requested_samples=book.samples.reference_samples,
+        meets_data=np.ones_like(samples, dtype=bool) if cap is None else samples <= cap,
+        samples_cap=cap,
+    )
+
+
+def judged_at_both_ends(central: Evaluation, low: Evaluation, high: Evaluation, request: PlanRequest) -> Evaluation:
+    """`central`'s candidates with hours and dollars as ranges over the B_noise ends (the same
+    offers and shapes, so the rows align), each limit judged at the end worse for it."""
+    hours = np.stack([low.hours, high.hours], axis=1)
+    cost = np.stack([low.cost, high.cost], axis=1)
+    worst_h = np.maximum(central.hours, hours.max(axis=1))
+    worst_c = np.maximum(central.cost, cost.max(axis=1))
+    worst_samples = np.maximum(central.samples, np.maximum(low.samples, high.samples))
+    cap = request.samples_cap()
+    return replace(
+        central, hours_range=np.sort(hours, axis=1), cost_range=np.sort(cost, axis=1),
+        meets_deadline=np.ones_like(worst_h, dtype=bool) if request.deadline_hours is None
+        else worst_h <= request.deadline_hours,
+        meets_budget=np.ones_like(worst_c, dtype=bool) if request.budget_usd is None else worst_c <= request.budget_usd,
+        meets_data=np.ones_like(worst_samples, dtype=bool) if cap is None else worst_samples <= cap,
     )
 
 
 def candidate(ev: Evaluation, i: int) -> Candidate:
     """Candidate i as the plan lists it; its id is its row in the evaluation."""
     offer, shape = ev.offer(i), ev.shape(i)
+    ratio = shape.samples / ev.requested_samples
     return Candidate(
         id=i,
         provider=offer.provider,
@@ -120,10 +152,26 @@ def candidate(ev: Evaluation, i: int) -> Candidate:
         samples=shape.samples,
         hours=float(ev.hours[i]),
         cost_usd=float(ev.cost[i]),
+        hours_range=None if ev.hours_range is None else (float(ev.hours_range[i, 0]), float(ev.hours_range[i, 1])),
+        cost_range=None if ev.cost_range is None else (float(ev.cost_range[i, 0]), float(ev.cost_range[i, 1])),
+        data_ratio=ratio,
+        meets_data=bool(ev.meets_data[i]),
         memory_per_gpu_bytes=shape.memory_bytes,
         memory_limit_bytes=shape.memory_limit_bytes,
         lr=shape.lr,
         meets_deadline=bool(ev.meets_deadline[i]),
         meets_budget=bool(ev.meets_budget[i]),
-        notes=list(shape.notes),
+        notes=list(shape.notes) + _data_notes(ev, i, ratio),
     )
+
+
+def _data_notes(ev: Evaluation, i: int, ratio: float) -> list[str]:
+    """The data-inflation flag and the data cap, in words."""
+    notes = []
+    if ratio > DATA_INFLATION_FLAG:
+        notes.append(f"trains on {ratio:.2g}x the requested samples ({ev.samples[i]:,.0f} vs "
+                     f"{ev.requested_samples:,.0f}): more data than asked")
+    if not ev.meets_data[i] and ev.samples_cap is not None:
+        notes.append(f"infeasible: needs {ev.samples[i]:,.0f} samples (at the worse end of the B_noise range "
+                     f"when there is one), more than the {ev.samples_cap:,.0f} that exist (--max-samples / --max-epochs)")
+    return notes

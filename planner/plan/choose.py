@@ -20,10 +20,15 @@ class Columns:
     cost: np.ndarray
     meets_deadline: np.ndarray
     meets_budget: np.ndarray
+    meets_data: np.ndarray | None = None  # None: no data cap
+
+    @property
+    def has_data(self) -> np.ndarray:
+        return np.ones(len(self.hours), dtype=bool) if self.meets_data is None else self.meets_data
 
     @property
     def feasible(self) -> np.ndarray:
-        return self.meets_deadline & self.meets_budget
+        return self.meets_deadline & self.meets_budget & self.has_data
 
 
 def pareto_front(hours: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -66,7 +71,7 @@ def recommend(cols: Columns, front: np.ndarray, budget: float | None,
               deadline: float | None) -> tuple[Recommendation | None, list[Recommendation]]:
     """Primary: the cheapest within deadline and budget. Alternatives: the fastest within the
     budget, and the knee of the frontier when it meets both limits."""
-    every = np.ones(len(cols.hours), dtype=bool)
+    every = cols.has_data  # a candidate needing more data than exists is out under every policy
     h, c = cols.hours, cols.cost
     first = cheapest(cols.feasible, h, c)
     if first is None:
@@ -80,7 +85,7 @@ def recommend(cols: Columns, front: np.ndarray, budget: float | None,
     chosen = [Recommendation(policy="cheapest-within-deadline", candidate_id=first, reason=reason,
                              bound_by="deadline" if overall != first and deadline is not None else "none")]
 
-    quick = fastest(cols.meets_budget, h, c)
+    quick = fastest(cols.meets_budget & every, h, c)
     if quick is not None:
         unbounded = fastest(every, h, c)
         chosen.append(Recommendation(
@@ -106,7 +111,10 @@ def explain_infeasible(cols: Columns, budget: float | None, deadline: float | No
                        label: Callable[[int], str]) -> list[str]:
     """Which limit failed and by how much, when no candidate meets both."""
     h, c = cols.hours, cols.cost
-    every = np.ones(len(h), dtype=bool)
+    if len(h) and not cols.has_data.any():
+        return [("data: every candidate needs more samples than exist (--max-samples / --max-epochs); "
+                 "raise the cap, or plan a smaller workload")]
+    every = cols.has_data
     quick, cheap = fastest(every, h, c), cheapest(every, h, c)
     if quick is None or cheap is None:
         return ["no candidate: every offer was excluded (see 'excluded')"]
@@ -118,7 +126,7 @@ def explain_infeasible(cols: Columns, budget: float | None, deadline: float | No
         reasons.append(f"budget: the cheapest candidate ({label(cheap)}) costs ${c[cheap]:,.2f}, "
                        f"${c[cheap] - budget:,.2f} over the ${budget:,.2f} budget")
     if not reasons and budget is not None and deadline is not None:
-        in_time = cheapest(cols.meets_deadline, h, c)
+        in_time = cheapest(cols.meets_deadline & every, h, c)
         assert in_time is not None
         reasons.append(f"budget and deadline together: meeting the {deadline:g} h deadline costs at least "
                        f"${c[in_time]:,.2f}, ${c[in_time] - budget:,.2f} over the ${budget:,.2f} budget")

@@ -49,7 +49,7 @@ class SampleModel:
             return 0.5
         return 1 - (1 + self.b_noise / (2 * batch)) / (1 + self.b_noise / batch)
 
-    def describe(self) -> StatisticalEfficiency:
+    def describe(self, b_noise_range: tuple[float, float] | None = None) -> StatisticalEfficiency:
         if self.b_noise is None:
             return StatisticalEfficiency(
                 mode="samples-fixed",
@@ -66,6 +66,7 @@ class SampleModel:
             b_noise=self.b_noise,
             e_min=self.e_min,
             s_min=self.s_min,
+            b_noise_range=b_noise_range,
             explanation=(
                 f"noise scale B_noise={self.b_noise:,.0f} (critical batch): S(B)=S_min(1+B_noise/B), "
                 f"E(B)=E_min(1+B/B_noise) with E_min={self.e_min:,.0f} samples fixed by the reference "
