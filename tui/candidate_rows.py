@@ -95,9 +95,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("deadline", "Due", lambda r: YES if r.candidate.meets_deadline else NO, lambda c: not c.meets_deadline,
            3, "d"),
     Column("budget", "Bgt", lambda r: YES if r.candidate.meets_budget else NO, lambda c: not c.meets_budget, 3, "t"),
+    Column("price", "$/h", lambda r: f"{r.candidate.price_per_hour:,.2f}", lambda c: c.price_per_hour, 7, "x",
+           numeric=True),
+    Column("step", "Step ms", lambda r: f"{r.candidate.step_time_s * 1e3:,.0f}", lambda c: c.step_time_s, 7, "s",
+           numeric=True),
+    Column("memory", "GB/GPU", lambda r: f"{r.candidate.memory_per_gpu_bytes / 1e9:.1f}",
+           lambda c: c.memory_per_gpu_bytes, 6, "m", numeric=True),
     Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
-"""Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses)."""
+"""Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
+$/h, Step ms and GB/GPU show on wide terminals only (the Why tab has them at any width)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}
 

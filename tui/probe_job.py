@@ -7,6 +7,7 @@ injectable so tests can drive the screen with a scripted probe.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -103,6 +104,25 @@ class ProbeSettings:
 
     job: ProbeJob | None
     errors: dict[str, str] = field(default_factory=dict)
+
+
+FLAG_FIELDS = {"--device": "Device", "--kernels": "Kernels", "--max-batch": "Max batch", "--time-limit": "Limit s",
+               "--seq-len": "Seq len", "--memory-cap": "CPU mem GB", "--nproc": "DDP ranks",
+               "--noise-steps": "Noise steps", "--noise-train-steps": "Train steps",
+               "--noise-target-loss": "Target loss", "--noise-lr": "Noise lr"}
+"""The probe's messages name its CLI flags; on this screen the same settings are these fields."""
+FLAG = re.compile(r"(--[a-z][a-z-]*)(?: (cpu|cuda|auto|torch|triton)\b)?")
+
+
+def screen_words(text: str) -> str:
+    """'use --device cpu or auto' -> 'use Device cpu or auto': the field a user can change here."""
+    def word(match: re.Match[str]) -> str:
+        label = FLAG_FIELDS.get(match.group(1))
+        if label is None:
+            return match.group(0)
+        return f"{label} {match.group(2)}" if match.group(2) else label
+
+    return FLAG.sub(word, text)
 
 
 def error_line(errors: Mapping[str, str]) -> str:

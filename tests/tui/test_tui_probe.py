@@ -341,3 +341,12 @@ def test_progress_and_eta_through_every_phase() -> None:
     phase = next_phase(phase, event("message", 42, 0.99, text="noise scale: step 40/200, loss 3, B_simple ≈ 8"))
     assert phase.status() == "noise scale: measuring · 20%, about 40 s left"
     assert next_phase(phase, event("done", 80, 1.0, text="oom")).fraction == 1.0
+
+
+def test_the_probes_messages_name_the_screens_fields_not_cli_flags() -> None:
+    from tui.probe_job import screen_words
+
+    assert screen_words("--device cuda but torch sees no CUDA device; use --device cpu or auto") == \
+        "Device cuda but torch sees no CUDA device; use Device cpu or auto"
+    assert screen_words("more --noise-steps, or a longer --time-limit") == "more Noise steps, or a longer Limit s"
+    assert screen_words("--unknown-flag stays") == "--unknown-flag stays"

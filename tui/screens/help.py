@@ -50,6 +50,7 @@ MARKS: tuple[tuple[str, str], ...] = (
     ("Due ✓/✗", "meets the deadline or not"),
     ("Bgt ✓/✗", "within the budget or not"),
     ("B/GPU, Acc", "batch per GPU, micro-batches accumulated per step"),
+    ("$/h, Step ms, GB/GPU", "price per instance-hour, step time, memory per GPU (wide terminals)"),
     ("STALE", "a limit is not valid: the plan shown is for the last valid limits"),
 )
 

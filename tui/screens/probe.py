@@ -40,6 +40,7 @@ from tui.probe_job import (
     ProbeSettings,
     error_line,
     probe_settings,
+    screen_words,
 )
 from tui.probe_progress import Phase, next_phase, result_lines, unstable_points
 from tui.request_form import form_from_request
@@ -104,6 +105,7 @@ def result_panel(report: ProbeReport | None, note: str) -> Content:
                                       "the throughput may be off"))
     if note:
         lines.append(Content.assemble(("! ", "$text-warning"), note))
+    lines += [Content.assemble(("! ", "$text-warning"), screen_words(w)) for w in report.warnings]
     return Content("\n").join(lines)
 
 
@@ -261,7 +263,7 @@ class ProbeScreen(BatchfitScreen):
         try:
             report = self.runner(job, lambda event: self.post_message(self.Progress(event)), cancel)
         except BatchfitError as exc:
-            self.post_message(self.Failed(str(exc)))
+            self.post_message(self.Failed(screen_words(str(exc))))
             return
         except Exception as exc:  # anything else from user model code: one line, never a traceback
             self.post_message(self.Failed(f"probe failed: {type(exc).__name__}: {exc}".splitlines()[0]))
@@ -284,7 +286,7 @@ class ProbeScreen(BatchfitScreen):
             self.query_one(XYPlot).plot(*plot_series(self.live_points))
         line = event_line(event)
         if line:
-            self.query_one(Log).write_line(line)
+            self.query_one(Log).write_line(screen_words(line))
 
     def on_probe_screen_failed(self, message: Failed) -> None:
         self.running = False

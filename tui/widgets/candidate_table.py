@@ -23,8 +23,8 @@ from tui.candidate_rows import (
 )
 from tui.widgets.grid import Grid, GridColumn
 
-NARROW_DROPS = ("per_gpu", "accumulation")
-"""Left out when the terminal is too narrow for the region (80 columns); the Why tab shows them."""
+NARROW_DROPS = ("per_gpu", "accumulation", "price", "step", "memory")
+"""Left out, right to left, when the terminal is too narrow for the region; the Why tab shows them."""
 
 
 def columns(region_width: int = 10) -> tuple[GridColumn, ...]:
