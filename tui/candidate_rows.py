@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from planner.contracts.plan import Candidate, Plan
+from planner.contracts.plan import DATA_INFLATION_FLAG, Candidate, Plan
 from planner.view import hours_text, money
 
 YES, NO = "✓", "✗"
@@ -60,6 +60,18 @@ class TableRow:
     detail: bool = False
 
 
+def range_text(c: Candidate) -> str:
+    """'0.41–0.62': the hours at the ends of the plausible noise-scale range; blank without one."""
+    return f"{hours_text(c.hours_range[0])}–{hours_text(c.hours_range[1])}" if c.hours_range else ""
+
+
+def data_text(c: Candidate) -> str:
+    """'1.4×!': samples trained on over those asked for, flagged past DATA_INFLATION_FLAG."""
+    if c.data_ratio is None:
+        return ""
+    return f"{c.data_ratio:.2g}×" + ("!" if c.data_ratio > DATA_INFLATION_FLAG else "")
+
+
 def region_text(row: TableRow) -> str:
     others = len(row.group.members) - 1
     return row.candidate.region if row.detail or not others else f"{row.candidate.region} +{others}"
@@ -95,6 +107,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("deadline", "Due", lambda r: YES if r.candidate.meets_deadline else NO, lambda c: not c.meets_deadline,
            3, "d"),
     Column("budget", "Bgt", lambda r: YES if r.candidate.meets_budget else NO, lambda c: not c.meets_budget, 3, "t"),
+    Column("hours_range", "Hours range", lambda r: range_text(r.candidate),
+           lambda c: c.hours_range[1] if c.hours_range else c.hours, 11, "w", numeric=True),
+    Column("data", "Data", lambda r: data_text(r.candidate), lambda c: c.data_ratio or 1.0, 6, "y", numeric=True),
     Column("price", "$/h", lambda r: f"{r.candidate.price_per_hour:,.2f}", lambda c: c.price_per_hour, 7, "x",
            numeric=True),
     Column("step", "Step ms", lambda r: f"{r.candidate.step_time_s * 1e3:,.0f}", lambda c: c.step_time_s, 7, "s",
@@ -104,7 +119,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
 """Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
-$/h, Step ms and GB/GPU show on wide terminals only (the Why tab has them at any width)."""
+Hours range (at both ends of the plausible noise scale), Data (samples over those asked for; ! past
+the flag), $/h, Step ms and GB/GPU show on wide terminals only (the Why tab has them at any width)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}
 

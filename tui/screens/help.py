@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from planner.contracts.plan import DATA_INFLATION_FLAG
 from tui.candidate_rows import COLUMNS
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -50,6 +51,8 @@ MARKS: tuple[tuple[str, str], ...] = (
     ("Due ✓/✗", "meets the deadline or not"),
     ("Bgt ✓/✗", "within the budget or not"),
     ("B/GPU, Acc", "batch per GPU, micro-batches accumulated per step"),
+    ("Hours range", "hours at both ends of the plausible noise scale (wide terminals)"),
+    ("Data", f"samples trained on over those asked for; ! past {DATA_INFLATION_FLAG:g}× (wide terminals)"),
     ("$/h, Step ms, GB/GPU", "price per instance-hour, step time, memory per GPU (wide terminals)"),
     ("STALE", "a limit is not valid: the plan shown is for the last valid limits"),
 )

@@ -87,7 +87,10 @@ class LimitsBar(Vertical):
             self.request = self._pending = result.request
             if self._timer is not None:
                 self._timer.stop()
-            self._timer = self.set_timer(LIMIT_DEBOUNCE_S, self._send)
+            if isinstance(event, Checkbox.Changed):  # one click is one edit: no keys to wait out
+                self._send()
+            else:
+                self._timer = self.set_timer(LIMIT_DEBOUNCE_S, self._send)
 
     def _send(self) -> None:
         if self._pending is not None:
