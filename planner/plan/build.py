@@ -24,7 +24,7 @@ from planner.plan.candidates import Evaluation, candidate, evaluate, judged_at_b
 from planner.plan.gpu_match import match_local_gpu
 from planner.plan.lr import lr_assumptions
 from planner.plan.memory import memory_fit_of
-from planner.plan.noise_range import NoiseRange, noise_range
+from planner.plan.noise_range import NoiseRange, matching_read, noise_range
 from planner.plan.step_time import StepTimeModel
 from providers.schema import Catalog, GpuSpec, Offer
 
@@ -234,7 +234,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band
-    span = noise_range(measured, request.target_loss) if request.noise_scale is None and measured else None
+    span = (noise_range(matching_read(measured, request.reference.optimizer), request.target_loss)
+            if request.noise_scale is None and measured else None)
     b_noise = request.noise_scale or (span.central if span else None)
     if request.noise_scale is None and noise is not None:
         warnings.append(_noise_scale_warning(noise))

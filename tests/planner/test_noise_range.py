@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from planner.contracts import NoiseScale, PlanRequest, ProbeReport
+from planner.contracts.probe import PreconditionedNoise
 from planner.plan.build import build_plan
 from planner.plan.candidates import Evaluation, judged_at_both_ends
 from planner.plan.choose import Columns, explain_infeasible, pareto_front, recommend
-from planner.plan.noise_range import KAPLAN_ALPHA_B, noise_range
+from planner.plan.noise_range import KAPLAN_ALPHA_B, matching_read, noise_range
 from planner.view import _limits_text, render_markdown, render_table
 from providers.schema import Catalog
 
 READ = NoiseScale(b_simple=100, low=80, high=125, b_small=4, b_big=16, steps=30, trained_steps=200, train_loss=3.0)
+RAW = matching_read(READ, "sgd")
 
 
 def with_noise(report: ProbeReport, noise: NoiseScale) -> ProbeReport:
@@ -27,7 +29,7 @@ def request_with(request: PlanRequest, **fields: object) -> PlanRequest:
 
 
 def test_a_read_above_the_target_loss_is_extrapolated_by_kaplans_exponent():
-    span = noise_range(READ, target_loss=2.5)
+    span = noise_range(RAW, target_loss=2.5)
     growth = (3.0 / 2.5) ** (1 / KAPLAN_ALPHA_B)
     assert growth == pytest.approx(2.3827, abs=1e-4)  # 1.2^(1/0.21), by hand
     assert span.low == 80  # the band's low end: the read itself may be high
@@ -38,7 +40,7 @@ def test_a_read_above_the_target_loss_is_extrapolated_by_kaplans_exponent():
 
 def test_without_a_target_or_below_it_the_range_is_the_band():
     for target in (None, 3.2):
-        span = noise_range(READ, target)
+        span = noise_range(RAW, target)
         assert (span.low, span.central, span.high) == (80, 100, 125)
         assert not span.warnings
 
@@ -68,9 +70,10 @@ def test_the_pick_is_the_best_at_the_central_value_among_those_feasible_at_both_
 
 
 def test_a_plan_carries_hours_and_dollar_ranges_and_says_how(request_, report, catalog: Catalog):
-    plan = build_plan(request_with(request_, target_loss=2.5), with_noise(report, READ), catalog)
-    assert plan.statistical_efficiency.b_noise == pytest.approx(noise_range(READ, 2.5).central)
-    assert plan.statistical_efficiency.b_noise_range == pytest.approx((80, noise_range(READ, 2.5).high))
+    sgd = request_.reference.model_dump() | {"optimizer": "sgd"}
+    plan = build_plan(request_with(request_, target_loss=2.5, reference=sgd), with_noise(report, READ), catalog)
+    assert plan.statistical_efficiency.b_noise == pytest.approx(noise_range(RAW, 2.5).central)
+    assert plan.statistical_efficiency.b_noise_range == pytest.approx((80, noise_range(RAW, 2.5).high))
     for c in plan.candidates:
         assert c.hours_range is not None and c.cost_range is not None
         assert c.hours_range[0] <= c.hours_range[1]
@@ -118,3 +121,14 @@ def test_nothing_fits_the_data_says_so():
     cols = Columns(ev.hours, ev.cost, ev.meets_deadline, ev.meets_budget, np.zeros(2, dtype=bool))
     assert recommend(cols, pareto_front(ev.hours, ev.cost), None, None) == (None, [])
     assert "data" in explain_infeasible(cols, None, None, str)[0]
+
+
+def test_adam_runs_use_the_preconditioned_read_and_say_so():
+    pre = PreconditionedNoise(b_simple=150, low=120, high=190, steps=30)
+    noise = NoiseScale.model_validate(READ.model_dump() | {"preconditioned": pre.model_dump()})
+    adam = matching_read(noise, "adamw")
+    assert (adam.b_simple, adam.low, adam.high) == (150, 120, 190) and "preconditioned" in adam.kind
+    assert matching_read(noise, "sgd").b_simple == 100
+    bandless = NoiseScale.model_validate(noise.model_dump() | {"preconditioned": {"b_simple": 150, "steps": 5}})
+    assert matching_read(bandless, "adamw").b_simple == 100  # no band: the raw read
+    assert "raw gradients" in noise_range(matching_read(noise, "sgd"), None).explanation
