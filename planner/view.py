@@ -98,6 +98,8 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
     note = price_note or table_price_note(plan)
     rows = [
         Row("GPUs", f"{c.gpu_count} × {c.gpu}"),
+        Row("precision", c.precision or plan.request.precision,
+            "the request's" if c.precision in (None, plan.request.precision) else "the GPU lacks the request's"),
         Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
             memory),
         Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),

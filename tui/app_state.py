@@ -26,5 +26,4 @@ class AppState(Protocol):
     plan_problem: str
     report_note: str
 
-    @property
     def today(self) -> dt.date: ...

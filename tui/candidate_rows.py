@@ -107,6 +107,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("deadline", "Due", lambda r: YES if r.candidate.meets_deadline else NO, lambda c: not c.meets_deadline,
            3, "d"),
     Column("budget", "Bgt", lambda r: YES if r.candidate.meets_budget else NO, lambda c: not c.meets_budget, 3, "t"),
+    Column("precision", "Prec", lambda r: r.candidate.precision or "", lambda c: c.precision or "", 4, "k"),
     Column("hours_range", "Hours range", lambda r: range_text(r.candidate),
            lambda c: c.hours_range[1] if c.hours_range else c.hours, 11, "w", numeric=True),
     Column("data", "Data", lambda r: data_text(r.candidate), lambda c: c.data_ratio or 1.0, 6, "y", numeric=True),
@@ -119,7 +120,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
 """Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
-Hours range (at both ends of the plausible noise scale), Data (samples over those asked for; ! past
+Prec (the candidate's precision), Hours range (at both ends of the plausible noise scale), Data (samples over those asked for; ! past
 the flag), $/h, Step ms and GB/GPU show on wide terminals only (the Why tab has them at any width)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from planner.contracts.request import PlanRequest, ReferenceRun, Workload
+from planner.contracts.request import PlanRequest, Workload
 from tui.contract_fields import AMOUNT_CONTRACTS, FIELD_CONTRACTS, contract_message
 
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -217,7 +217,7 @@ def _workload(kind: str, p: dict[str, object], errors: dict[str, str]) -> Worklo
         if dataset_size is None:
             errors.setdefault("dataset_size", "required for epochs")
             return None
-        return Workload(epochs=float(amount), dataset_size=int(dataset_size))  # type: ignore[arg-type]
+        return Workload.model_validate({"epochs": amount, "dataset_size": dataset_size})
     if amount != int(amount):  # type: ignore[call-overload]
         errors["amount"] = f"{kind} must be a whole number"
         return None
@@ -260,23 +260,23 @@ def request_from_form(values: FormValues, choices: Choices = Choices()) -> FormR
     if errors or workload is None:
         return FormResult(None, errors)
     try:
-        request = PlanRequest(
-            model=model,
-            workload=workload,
-            reference=ReferenceRun(
-                batch_size=p["ref_batch"], lr=p["ref_lr"], optimizer=values.get("optimizer", "adamw"),
-                betas=p["betas"], eps=p["eps"], momentum=p["momentum"],
-                weight_decay=p["weight_decay"], warmup_steps=p["warmup_steps"],
-            ),
-            budget_usd=p["budget"],
-            deadline_hours=p["deadline"],
-            precision=values.get("precision", "bf16"),
-            providers=p["providers"],
-            regions=p["regions"],
-            spot=values.get("spot") == "yes",
-            max_gpus=p["max_gpus"],
-            noise_scale=p["noise_scale"],
-        )
+        request = PlanRequest.model_validate({  # the contract checks the whole, as it does a request file
+            "model": model,
+            "workload": workload,
+            "reference": {
+                "batch_size": p["ref_batch"], "lr": p["ref_lr"], "optimizer": values.get("optimizer", "adamw"),
+                "betas": p["betas"], "eps": p["eps"], "momentum": p["momentum"],
+                "weight_decay": p["weight_decay"], "warmup_steps": p["warmup_steps"],
+            },
+            "budget_usd": p["budget"],
+            "deadline_hours": p["deadline"],
+            "precision": values.get("precision", "bf16"),
+            "providers": p["providers"],
+            "regions": p["regions"],
+            "spot": values.get("spot") == "yes",
+            "max_gpus": p["max_gpus"],
+            "noise_scale": p["noise_scale"],
+        })
     except ValidationError as exc:
         field_id, message = _first_pydantic_error(exc)
         return FormResult(None, {field_id: message})

@@ -51,6 +51,7 @@ MARKS: tuple[tuple[str, str], ...] = (
     ("Due ✓/✗", "meets the deadline or not"),
     ("Bgt ✓/✗", "within the budget or not"),
     ("B/GPU, Acc", "batch per GPU, micro-batches accumulated per step"),
+    ("Prec", "the candidate's precision: the request's, or fp16 where the GPU has no bf16 (wide terminals)"),
     ("Hours range", "hours at both ends of the plausible noise scale (wide terminals)"),
     ("Data", f"samples trained on over those asked for; ! past {DATA_INFLATION_FLAG:g}× (wide terminals)"),
     ("$/h, Step ms, GB/GPU", "price per instance-hour, step time, memory per GPU (wide terminals)"),
