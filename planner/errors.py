@@ -30,3 +30,18 @@ class NothingFits(BatchfitError):
     """No candidate meets the budget or the deadline; the message says which limit and by how much."""
 
     exit_code = EXIT_NOTHING_FITS
+
+
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Interrupted(BatchfitError):
+    """Ctrl-C or SIGTERM: what was measured is saved; the message says where and how to go on."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, exit_code: int = EXIT_INTERRUPTED):
+        super().__init__(message)
+        self.exit_code = exit_code

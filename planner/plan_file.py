@@ -10,17 +10,16 @@ from pydantic import ValidationError
 from planner.contracts.migrate import SchemaVersionError, upgrade
 from planner.contracts.plan import Plan
 from planner.errors import BadInput
-from planner.request_file import first_error
+from planner.request_file import DuplicateKey, first_error, read_document, unique_keys
 
 HOW = "write one with `batchfit plan ... --json > plan.json`"
 
 
 def load_plan(path: Path) -> Plan:
-    if not path.is_file():
-        raise BadInput(f"plan {path} not found; {HOW}")
+    text = read_document(path, "plan", HOW)
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, DuplicateKey) as exc:
         raise BadInput(f"plan {path} is not JSON ({exc}); {HOW}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise BadInput(f"{path} is not a batchfit plan (no schema_version); {HOW}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ from pydantic import ValidationError
 from planner.contracts.migrate import SchemaVersionError, upgrade
 from planner.contracts.probe import ProbeReport
 from planner.errors import BadInput
-from planner.request_file import first_error
+from planner.report_check import check_report
+from planner.request_file import DuplicateKey, first_error, read_document, unique_keys
 
 
 def parse_probe_report(data: Any, where: str) -> ProbeReport:
@@ -23,23 +26,31 @@ def parse_probe_report(data: Any, where: str) -> ProbeReport:
     except SchemaVersionError as exc:
         raise BadInput(f"{where} {exc}") from None
     try:
-        return ProbeReport.model_validate(data)
+        report = ProbeReport.model_validate(data)
     except ValidationError as exc:
         raise BadInput(f"probe report {where} is malformed at {first_error(exc)}; re-run `batchfit probe`") from None
+    return check_report(report, f"probe report {where}")
 
 
 def load_probe_report(path: Path) -> ProbeReport:
-    if not path.is_file():
-        raise BadInput(f"probe report {path} not found; make one with `batchfit probe --out {path}`")
+    text = read_document(path, "probe report", f"make one with `batchfit probe --out {path}`")
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, DuplicateKey) as exc:
         raise BadInput(f"probe report {path} is not JSON ({exc}); make one with `batchfit probe --out {path}`") from None
     return parse_probe_report(data, str(path))
 
 
 def save_probe_report(report: ProbeReport, path: Path) -> None:
-    """Written whole to a temporary file, then moved into place: never half a report."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(report.model_dump_json(indent=2) + "\n")
-    tmp.replace(path)
+    """Written whole to a temporary file of its own (unique, so two writers never share one),
+    pushed to disk, then moved into place: never half a report. The temporary file never stays."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(report.model_dump_json(indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from planner.contracts.migrate import SchemaVersionError, upgrade
 from planner.contracts.request import PlanRequest
 from planner.errors import BadInput
+from providers.textfile import FileProblem, read_text
 
 
 def first_error(err: ValidationError) -> str:
@@ -21,13 +22,32 @@ def first_error(err: ValidationError) -> str:
     return f"{where}: {e['msg']}"
 
 
-def load_request(path: Path) -> PlanRequest:
-    if not path.is_file():
-        raise BadInput(f"request file {path} not found; save one from the TUI or write it by hand (see README)")
-    text = path.read_text()
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice (json.loads would silently keep the last)."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(f"the key {key!r} appears twice; keep one")
+        out[key] = value
+    return out
+
+
+def read_document(path: Path, what: str, how: str) -> str:
+    """The text of a file the user named, or BadInput saying what the path is instead."""
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        return read_text(path)
+    except FileProblem as exc:
+        raise BadInput(f"{what} {path} {exc}" + (f"; {how}" if exc.missing else "")) from None
+
+
+def load_request(path: Path) -> PlanRequest:
+    text = read_document(path, "request file", "save one from the TUI or write it by hand (see README)")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text, object_pairs_hook=unique_keys)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, DuplicateKey) as exc:
         raise BadInput(f"request file {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {exc}") from None
     return parse_request(data, f"request file {path}")
 

@@ -7,12 +7,14 @@ Every parser here raises `CatalogError` with the shape
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 import math
 from collections.abc import Iterator
 from pathlib import Path
 
 from providers.errors import CatalogError
+from providers.textfile import FileProblem, read_text
 
 
 class Row:
@@ -81,37 +83,42 @@ class Row:
 
 
 def read_rows(path: Path, display: str, required: tuple[str, ...], optional: tuple[str, ...]) -> Iterator[Row]:
-    """Yield the data rows of a CSV file after checking its header against the known columns."""
+    """Yield the data rows of a CSV file after checking its header against the known columns.
+    UTF-8 with or without a BOM (Excel writes one), any line ending."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogError(f"{display}: no such file; check the path") from None
-    except OSError as exc:
-        raise CatalogError(f"{display}: cannot be read ({exc.strerror}); check the path and permissions") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        if not header:
-            raise CatalogError(f"{display} line 1: empty file; the first line must name the columns")
-        reader.fieldnames = header
-        unknown = [h for h in header if h not in required + optional]
-        if unknown:
-            raise CatalogError(
-                f"{display} line 1, field {unknown[0]}: unknown column; columns are {', '.join(required + optional)}"
-            )
-        missing = [h for h in required if h not in header]
-        if missing:
-            raise CatalogError(f"{display} line 1, field {missing[0]}: missing column; add it to the header")
-        try:
-            for values in reader:
-                if None in values:
-                    raise CatalogError(
-                        f"{display} line {reader.line_num}: more cells than columns; quote cells that contain commas"
-                    )
-                if not any((v or "").strip() for v in values.values()):
-                    continue
-                yield Row(display, reader.line_num, values)
-        except UnicodeDecodeError:
-            raise CatalogError(f"{display}: not UTF-8 text; save the file as UTF-8 CSV") from None
-        except csv.Error as exc:
-            raise CatalogError(f"{display} line {reader.line_num}: {exc}; fix the CSV quoting") from None
+        text = read_text(path)
+    except FileProblem as exc:
+        fix = "; check the path" if exc.missing else ""
+        raise CatalogError(f"{display}: {'no such file' if exc.missing else exc}{fix}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        raw_header = reader.fieldnames
+    except csv.Error as exc:
+        raise CatalogError(f"{display} line 1: {exc}; fix the CSV quoting") from None
+    header = [h.strip() for h in (raw_header or [])]
+    if not header:
+        raise CatalogError(f"{display} line 1: empty file; the first line must name the columns")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise CatalogError(f"{display} line 1, field {twice[0]}: the column appears twice; keep one")
+    reader.fieldnames = header
+    unknown = [h for h in header if h not in required + optional]
+    if unknown:
+        raise CatalogError(
+            f"{display} line 1, field {unknown[0]}: unknown column; columns are {', '.join(required + optional)}"
+        )
+    missing = [h for h in required if h not in header]
+    if missing:
+        raise CatalogError(f"{display} line 1, field {missing[0]}: missing column; add it to the header")
+    try:
+        for values in reader:
+            if None in values:
+                raise CatalogError(
+                    f"{display} line {reader.line_num}: more cells than columns; quote cells that contain commas"
+                )
+            if not any((v or "").strip() for v in values.values()):
+                continue
+            yield Row(display, reader.line_num, values)
+    except csv.Error as exc:
+        what = "a quote is never closed" if "unexpected end of data" in str(exc) else str(exc)
+        raise CatalogError(f"{display} line {reader.line_num}: {what}; fix the CSV quoting") from None

@@ -1,22 +1,24 @@
 """Entry point: parse, dispatch to a subcommand, turn errors into one line and an exit code.
 
-Exit codes are part of the interface: 0 ok, 2 bad input, 3 nothing fits the budget or
-deadline, 4 the probe failed, 130 interrupted.
+Exit codes are part of the interface: 0 ok, 1 internal error (a bug: one line, the traceback
+behind --debug or BATCHFIT_DEBUG=1), 2 bad input, 3 nothing fits the budget or deadline, 4 the
+probe failed, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
+from pathlib import Path
 from typing import NoReturn
 
-from planner import __version__
+from planner import __version__, interrupts
 from planner.cli import diff_cmd, plan_cmd, probe_cmd, quotes_cmd, schema_cmd
-from planner.errors import EXIT_BAD_INPUT, BatchfitError
-from providers.errors import CatalogError
-
-EXIT_INTERRUPTED = 130
+from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, BatchfitError
+from providers.errors import CatalogError, QuoteFilterError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (probe_cmd, plan_cmd, quotes_cmd, diff_cmd, schema_cmd):
         module.register(sub)
     _register_tui(sub)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true",
+                             help="show the traceback of an internal error (or set BATCHFIT_DEBUG=1)")
     return parser
+
+
+def _debug(args: argparse.Namespace | None) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("BATCHFIT_DEBUG", "") not in ("", "0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,17 +67,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["tui"])
+    restore = interrupts.install()
     try:
         return int(args.run(args))
     except BatchfitError as exc:
         sys.stderr.write(f"batchfit: error: {exc}\n")
         return exc.exit_code
-    except CatalogError as exc:
+    except (CatalogError, QuoteFilterError) as exc:
         sys.stderr.write(f"batchfit: error: {exc}\n")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        sys.stderr.write("batchfit: interrupted\n")
-        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # user code (a factory's loader, a loss) exiting must not pick batchfit's exit code
+        sys.stderr.write(f"batchfit: error: the model's code called sys.exit({exc.code!r}); "
+                         "a factory, loader or loss must return or raise, not exit\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+        terminated = isinstance(exc, interrupts.Terminated)
+        sys.stderr.write("batchfit: terminated (SIGTERM)\n" if terminated else "batchfit: interrupted\n")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if _debug(args):
+            traceback.print_exc()
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+        sys.stderr.write(f"batchfit: internal error: {type(exc).__name__}: {one_line(exc)}{at}; this is a bug in "
+                         "batchfit: re-run with --debug (or BATCHFIT_DEBUG=1) for the traceback and report it\n")
+        return EXIT_INTERNAL
+    finally:
+        restore()
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] if text else "(no message)"
 
 
 def run() -> None:

@@ -81,14 +81,20 @@ def _probe_report(args: argparse.Namespace, base: PlanRequest | None) -> ProbeRe
         if ignored:
             raise BadInput(f"{', '.join(ignored)} only apply when probing (--model); with --from-probe the "
                            "saved report's settings hold: drop them, or probe again with --model")
-        return load_probe_report(Path(args.from_probe))
+        report = load_probe_report(Path(args.from_probe))
+        if report.interrupted and not args.allow_partial:
+            sizes = ", ".join(str(p.batch_size) for p in report.ok_points()) or "none"
+            raise BadInput(f"{args.from_probe} is an interrupted probe (batch sizes measured: {sizes}); "
+                           "finish it with `batchfit probe --resume`, or add --allow-partial to plan from it")
+        return report
     # Only the --model path needs torch: import the probe here, not at module load.
     from planner.cli.probe_cmd import probe_from_args
 
     # The noise steps train as the reference run would, unless told otherwise.
     reference_lr = args.ref_lr or (base.reference.lr if base else DEFAULT_REFERENCE.lr)
     reference_batch = args.ref_batch or (base.reference.batch_size if base else None)
-    return probe_from_args(args, noise_lr=args.noise_lr or reference_lr, reference_batch=reference_batch)
+    return probe_from_args(args, noise_lr=args.noise_lr or reference_lr, reference_batch=reference_batch,
+                           allow_partial=args.allow_partial)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     base = load_request(Path(args.request)) if args.request else None  # a bad file fails before a long probe
     report = _probe_report(args, base)
     request, warnings = request_from_args(args, report, base)
+    if report.interrupted:
+        warnings.append(f"planned from an interrupted probe: only batch sizes "
+                        f"{', '.join(str(p.batch_size) for p in report.ok_points())} were measured")
     plan = build_plan(request, report, catalog)
     plan = Plan.model_validate(plan.model_dump() | {"warnings": warnings + plan.warnings})
     fmt = "json" if args.json else args.format
@@ -126,6 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--request", metavar="FILE", help="a saved plan request (.toml or .json); flags override it")
     for model in (PlanRequest, Workload, ReferenceRun):
         add_flags(p, model)
+    p.add_argument("--allow-partial", action="store_true",
+                   help="plan from an interrupted probe (Ctrl-C, SIGTERM) instead of refusing it")
     p.add_argument("--prices", metavar="CSV", help="your own offers, merged over the bundled table")
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     p.add_argument("--json", action="store_true", help="print only the plan JSON on stdout")

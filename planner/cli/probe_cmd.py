@@ -12,9 +12,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from planner.cli.flags import add_flags, flag_names, given
+from planner.cli.out_path import check_writable, out_lock
 from planner.contracts.probe import NoiseScale, ProbeReport
 from planner.contracts.probe_config import ProbeConfig, ProbeEvent
-from planner.errors import BadInput, ProbeFailed
+from planner import interrupts
+from planner.errors import BadInput, Interrupted, ProbeFailed
 from planner.report_file import save_probe_report
 
 
@@ -38,10 +40,11 @@ def _print_event(event: ProbeEvent) -> None:
 
 
 def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
-                    reference_batch: int | None = None) -> ProbeReport:
+                    reference_batch: int | None = None, allow_partial: bool = False) -> ProbeReport:
     """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out.
     noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's);
-    reference_batch: the reference run's batch, which caps the noise steps' B_small."""
+    reference_batch: the reference run's batch, which caps the noise steps' B_small.
+    An interrupted probe (Ctrl-C, SIGTERM) is saved, then raises Interrupted unless allow_partial."""
     from planner.probe import run_probe
 
     out = Path(args.out) if getattr(args, "out", None) else None
@@ -56,13 +59,28 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
         config = ProbeConfig.model_validate(settings)
     except ValidationError as exc:
         raise BadInput(_flag_error(exc)) from None
-    report = run_probe(config, on_event=_print_event)
-    if out:
-        save_probe_report(report, out)
+    if out is None:
+        report = run_probe(config, on_event=_print_event)
+    else:
+        check_writable(out)
+        with out_lock(out):
+            report = run_probe(config, on_event=_print_event)
+            save_probe_report(report, out)
         sys.stderr.write(f"probe: report saved to {out}\n")
+    if report.interrupted and not allow_partial:
+        raise Interrupted(partial_summary(report, out) + "; add --allow-partial to plan from them",
+                          interrupts.exit_code())
     if not report.ok_points():
         raise ProbeFailed(f"no batch size ran ({report.stop_reason}); see the points above")
     return report
+
+
+def partial_summary(report: ProbeReport, out: Path | None) -> str:
+    """One line: what an interrupted probe measured and where it is."""
+    sizes = [p.batch_size for p in report.ok_points()]
+    measured = f"{len(sizes)} batch size(s) measured ({', '.join(map(str, sizes))})" if sizes else "nothing measured"
+    saved = f"saved to {out}, `--resume` continues it" if out else "not saved (give --out to keep it)"
+    return f"probe interrupted ({interrupts.name()}): {measured}, {saved}"
 
 
 def _flag_error(exc: ValidationError) -> str:
@@ -87,7 +105,7 @@ def _auto_precision() -> str:
 def run(args: argparse.Namespace) -> int:
     if not args.model:
         raise BadInput("no model: give --model NAME (see `batchfit probe --help`) or pkg.module:factory")
-    report = probe_from_args(args)
+    report = probe_from_args(args, allow_partial=True)
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -96,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"best {best.samples_per_s:,.1f} samples/s at batch {best.batch_size}\n" if best else "no point\n")
         for line in _extras(report):
             sys.stdout.write(line + "\n")
+    if report.interrupted:
+        out = Path(args.out) if args.out else None
+        sys.stderr.write(f"batchfit: {partial_summary(report, out)}\n")
+        return interrupts.exit_code()
     return 0
 
 

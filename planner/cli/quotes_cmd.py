@@ -84,8 +84,6 @@ def run(args: argparse.Namespace) -> int:
         quotes = find_quotes(catalog, flt, sort=sort, throughput=throughput, today=today)
     except QuoteFilterError as exc:
         raise BadInput(str(exc)) from None
-    except ValueError as exc:
-        raise BadInput(f"cannot predict throughput from {args.probe}: {exc}; re-run `batchfit probe`") from None
     if not quotes:
         notes.append("no offers match these filters; loosen them or run `batchfit quotes` to see all")
     for note in notes:

@@ -45,9 +45,14 @@ def _fields_added(doc: Document) -> Document:
     return dict(doc)
 
 
+def _probe_2_to_3(doc: Document) -> Document:
+    """probe 3 adds `interrupted`; before it a report said so only in its stop reason."""
+    return doc | {"interrupted": doc.get("stop_reason") in ("interrupted", "cancelled")}
+
+
 # kind -> {version v: the function that turns a version-v document into a version v+1 one}
 MIGRATIONS: dict[Kind, dict[int, Migration]] = {
-    "probe": {1: _fields_added},
+    "probe": {1: _fields_added, 2: _probe_2_to_3},
     "plan": {1: _fields_added},
     "request": {1: _fields_added},
 }

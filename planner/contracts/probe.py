@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from planner.contracts.request import Precision
 from planner.contracts.settings import Strict
 
-PROBE_SCHEMA_VERSION = 2
+PROBE_SCHEMA_VERSION = 3  # 2: tf32 fields; 3: `interrupted` (planner/contracts/migrate.py)
 
 PointStatus = Literal["ok", "oom", "error", "skipped"]
 Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived"]
@@ -255,6 +255,8 @@ class ProbeReport(Strict):
     noise_scale: NoiseScale | None = None
     ddp: DdpMeasurement | None = None
     warnings: list[str] = Field(default_factory=list)
+    interrupted: bool = Field(
+        default=False, description="Ctrl-C, SIGTERM or a cancel ended the probe early: a partial measurement")
 
     def ok_points(self) -> list[ProbePoint]:
         return [p for p in self.points if p.status == "ok"]

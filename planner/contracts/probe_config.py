@@ -54,6 +54,7 @@ class ProbeConfig(Strict):
     safety_margin: float = Field(default=0.1, ge=0, lt=1, description="memory kept free below the capacity")
     log_path: Path | None = Field(default=None, description="JSONL log, one line per finished point")
     resume: bool = setting(False, flag="--resume", help="continue an interrupted sweep from its point log")
+    fresh: bool = setting(False, flag="--fresh", help="start over: replace the points an earlier run logged")
     isolate: bool = setting(False, flag="--isolate", help="run each point in its own subprocess")
     noise_steps: int = setting(
         0, flag="--noise-steps", metavar="N", ge=0,
@@ -85,6 +86,8 @@ class ProbeConfig(Strict):
     def _batch_range(self) -> ProbeConfig:
         if self.max_batch is not None and self.max_batch < self.start_batch:
             raise ValueError(f"max_batch {self.max_batch} is below start_batch {self.start_batch}")
+        if self.resume and self.fresh:
+            raise ValueError("resume continues the point log and fresh replaces it: give one")
         if self.resume and self.log_path is None:
             raise ValueError("resume needs a log_path to resume from")
         if (self.noise_train_steps or self.noise_target_loss is not None) and not self.noise_steps:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from planner.contracts.settings import Strict, setting
+from planner.errors import BadInput
 
 REQUEST_SCHEMA_VERSION = 2
 
@@ -52,7 +53,7 @@ class Workload(Strict):
         if self.epochs is not None and self.dataset_size is not None:
             return self.epochs * self.dataset_size
         if not tokens_per_sample:
-            raise ValueError("a token workload needs a model with a sequence length; give --samples instead")
+            raise BadInput("a token workload needs a model with a sequence length; give --samples instead")
         assert self.tokens is not None
         return self.tokens / tokens_per_sample
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import BadInput
+from planner.errors import BadInput, Interrupted
 from planner.models.bert import BertConfig, bert_bundle
 from planner.models.bundle import ModelBundle
 from planner.models.gpt import GPT_CONFIGS, gpt_bundle
@@ -100,7 +100,9 @@ def _load_factory(ref: str) -> ModelBundle:
         raise BadInput(f"model {ref!r} is not of the form package.module:factory")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or anything the module raises while importing
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while importing {module_name!r}") from None
+    except (Exception, SystemExit) as exc:  # ImportError, anything the module raises or exits with while importing
         raise BadInput(f"cannot import {module_name!r} ({one_line(exc)}); "
                        "check the name and that it is on PYTHONPATH") from exc
     factory = getattr(module, attr, None)
@@ -111,6 +113,10 @@ def _load_factory(ref: str) -> ModelBundle:
                        "name a function that returns a ModelBundle")
     try:
         bundle = factory()
+    except KeyboardInterrupt:  # Ctrl-C while the factory ran: batchfit's interruption, not the factory's failure
+        raise Interrupted(f"interrupted while {ref}() ran; nothing was measured") from None
+    except SystemExit as exc:  # sys.exit() in the user's code must not end batchfit with its code
+        raise BadInput(f"{ref}() called sys.exit({exc.code!r}); return a ModelBundle instead of exiting") from None
     except Exception as exc:
         raise BadInput(f"{ref}() raised {one_line(exc)}; call it by hand to see the traceback and fix it") from exc
     if not isinstance(bundle, ModelBundle):

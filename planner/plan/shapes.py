@@ -66,9 +66,10 @@ def split_batch(global_batch: int, n_gpus: int, fits: int) -> tuple[int, int] | 
     if global_batch % n_gpus:
         return None
     per_gpu = global_batch // n_gpus
-    accumulation = math.ceil(per_gpu / fits)
-    while per_gpu % accumulation:
-        accumulation += 1
+    need = math.ceil(per_gpu / fits)
+    # the smallest divisor of per_gpu at or above need, from the divisor pairs up to sqrt: O(sqrt(B)), not O(B)
+    divisors = {d for i in range(1, math.isqrt(per_gpu) + 1) if per_gpu % i == 0 for d in (i, per_gpu // i)}
+    accumulation = min(d for d in divisors if d >= need)
     return per_gpu // accumulation, accumulation
 
 
@@ -141,6 +142,9 @@ class ShapeBook:
         gpu = self.gpus[offer.gpu]
         if offer.gpu_count > self.request.max_gpus:
             return Exclusion(offer=describe_offer(offer), reason=f"{offer.gpu_count} GPUs exceed --max-gpus {self.request.max_gpus}")
+        if offer.gpu_count > 1 and gpu.link_gbs <= 0:
+            return Exclusion(offer=describe_offer(offer), reason=f"{gpu.name} has no GPU-to-GPU link bandwidth "
+                             f"in the GPU table, so {offer.gpu_count} of them cannot be timed; add link_gbs")
         limit = self.limit(gpu)
         if limit.largest_batch < 1:
             need = limit.bytes_at(1) / 1e9

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.errors import BadInput
 from planner.plan import fitted_priors, priors
 from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
@@ -195,7 +196,8 @@ class StepTimeModel:
         if n_gpus <= 1:
             return 0.0
         if gpu.link_gbs <= 0:
-            raise ValueError(f"{gpu.name} has no GPU-to-GPU link bandwidth in the spec table")
+            raise BadInput(f"{gpu.name} has no GPU-to-GPU link bandwidth in the GPU table, so {n_gpus} of them "
+                           "cannot be timed; add its link_gbs, or keep to single-GPU offers")
         grad_bytes = self.params * GRAD_BYTES_PER_PARAM
         seconds = 2 * (n_gpus - 1) / n_gpus * grad_bytes / (gpu.link_gbs * 1e9)
         return seconds * (1 - self.overlap)

@@ -49,6 +49,8 @@ def measure_point(step: TrainStep, batch_size: int, config: ProbeConfig, cap_byt
             peak = torch.cuda.max_memory_allocated(step.device)
     except (BadInput, Cancelled):
         raise
+    except SystemExit as exc:  # the user's make_batch or loss called sys.exit: this point's error, not batchfit's end
+        return ProbePoint(batch_size=batch_size, status="error", reason=f"the model's code called sys.exit({exc.code!r})")
     except torch.cuda.OutOfMemoryError:
         return ProbePoint(batch_size=batch_size, status="oom", reason="CUDA out of memory",
                           memory_provenance="measured")

@@ -42,6 +42,7 @@ from planner.contracts.probe import (
     ProbeReport,
     ProbeSettings,
 )
+from planner import interrupts
 from planner.errors import BadInput, ProbeFailed
 from planner.plan.memory import fit_line, fit_memory, memory_check, recommended_max_batch
 from planner.models.messages import one_line
@@ -118,7 +119,7 @@ class _Sweep:
         self.trace_memory = self.device.type == "cpu" or not config.isolate
         self.device_info = device_info(self.device, config.precision, self.cap)
         self.model_info = self._model_info()
-        self.log = PointLog(config.log_path, self._fingerprint(), config.resume) if config.log_path else None
+        self.log = PointLog(config.log_path, self._fingerprint(), config.resume, config.fresh) if config.log_path else None
         if self.log and self.log.previous:
             self.warnings.append(f"resumed {len(self.log.previous)} point(s) from {config.log_path}")
 
@@ -137,7 +138,7 @@ class _Sweep:
         for size in stop.skipped:
             if size not in self.points:
                 self.points[size] = ProbePoint(batch_size=size, status="skipped", reason=f"not run ({stop.detail})")
-        if stop.reason not in ("interrupted", "cancelled"):
+        if stop.reason not in ("interrupted", "cancelled") and interrupts.received() is None:
             self._after_sweep()
         self._emit("done", text=stop.detail)
         return self._report(stop)
@@ -163,7 +164,7 @@ class _Sweep:
             self.ddp, warnings = ddp_phase(c, self.device, batch, time.time() + deadline - time.perf_counter(),
                                            self.cancel, say)
             self.warnings += warnings
-        if c.noise_steps and not (self.cancel is not None and self.cancel.is_set()):
+        if c.noise_steps and not (self.cancel is not None and self.cancel.is_set()) and interrupts.received() is None:
             self.step = self.step or TrainStep(self.bundle, self.device, c.precision, c.kernels)
             fits = (recommended_max_batch(ok, self.device_info.memory_bytes, c.safety_margin)
                     or max(p.batch_size for p in ok))
@@ -455,5 +456,6 @@ class _Sweep:
             noise_scale=self.noise_scale,
             ddp=self.ddp,
             warnings=self.warnings,
+            interrupted=stop.reason in ("interrupted", "cancelled") or interrupts.received() is not None,
         )
 

@@ -81,13 +81,30 @@ def test_a_line_cut_short_by_a_crash_is_measured_again(tmp_path, scripted_clock)
     assert [p.resumed for p in report.points] == [True, False]
 
 
-def test_without_resume_the_log_starts_over(tmp_path, scripted_clock):
+def test_an_existing_log_is_refused_without_resume_or_fresh(tmp_path, scripted_clock):
     log = tmp_path / "points.jsonl"
     config = ProbeConfig(**{**SETTINGS, "max_batch": 2}, log_path=log)
     run_probe(config)
-    report = run_probe(config)
+    before = log.read_text()
+    with pytest.raises(BadInput, match="--resume.*--fresh"):
+        run_probe(config)
+    assert log.read_text() == before  # not emptied
+    report = run_probe(config.model_copy(update={"fresh": True}))
     assert not any(p.resumed for p in report.points)
     assert [p.batch_size for p in logged_points(log)] == [1, 2]
+
+
+def test_a_torn_last_line_is_cut_before_the_next_point_is_appended(tmp_path, scripted_clock):
+    log = tmp_path / "points.jsonl"
+    config = ProbeConfig(**{**SETTINGS, "max_batch": 4}, log_path=log)
+    run_probe(config.model_copy(update={"max_batch": 2}))
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:25])  # B=2's line torn, no newline
+    run_probe(config.model_copy(update={"resume": True}))
+    again = log.read_text().splitlines()
+    assert all(line.endswith("}") for line in again)  # nothing appended onto the torn line
+    report = run_probe(config.model_copy(update={"resume": True}))  # and the log resumes again
+    assert all(p.resumed for p in report.points)
 
 
 def test_report_round_trips_through_json(tmp_path, scripted_clock):
