@@ -100,7 +100,13 @@ def test_a_request_file_from_a_newer_batchfit_is_refused():
 
 def test_version_1_documents_read_as_version_2_with_the_added_fields_at_their_defaults():
     report = parse_probe_report(json.loads((ROOT / "tests/cli/data/gpt-tiny-cpu.json").read_text()), "r.json")
-    assert report.schema_version == 2 and report.device.tf32_matmul is None
+    assert report.schema_version == CURRENT["probe"] and report.device.tf32_matmul is None
+    assert report.interrupted is False
     request = parse_request({"schema_version": 1, "model": "mlp", "workload": {"samples": 10},
                              "reference": {"batch_size": 8, "lr": 0.1}}, "plan.toml")
     assert request.schema_version == 2 and request.tf32_matmul is False
+
+
+def test_probe_3_marks_an_old_interrupted_report_from_its_stop_reason():
+    data = json.loads((ROOT / "tests/cli/data/gpt-tiny-cpu.json").read_text()) | {"stop_reason": "interrupted"}
+    assert parse_probe_report(data, "r.json").interrupted
