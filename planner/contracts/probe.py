@@ -10,13 +10,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from planner.contracts.layout import Checkpointing
 from planner.contracts.request import Precision
 from planner.contracts.settings import Strict
 
 PROBE_SCHEMA_VERSION = 3  # 2: tf32 fields; 3: `interrupted` (planner/contracts/migrate.py)
 
 PointStatus = Literal["ok", "oom", "error", "skipped"]
-Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived"]
+Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived", "traced"]
 KernelsChoice = Literal["torch", "triton"]
 
 
@@ -238,6 +239,34 @@ class DdpMeasurement(Strict):
     )
 
 
+class TracedMode(Strict):
+    """One activation-checkpointing mode of a traced training step, per sample at the trace's sequence length."""
+
+    checkpointing: Checkpointing
+    flops_per_sample: float = Field(description="forward + backward FLOPs, recomputation included")
+    activation_bytes_per_sample: float = Field(description="bytes the step's peak grows by per sample")
+    transient_bytes: float = Field(
+        default=0.0, description="the step's batch-independent temporaries beyond weights, gradients and optimizer state")
+
+
+class ModelTrace(Strict):
+    """What a fake-tensor trace of a model that never ran here says (`traced` everywhere)."""
+
+    source: str = Field(description="the config traced: a config.json path or hf:<id>")
+    method: str = Field(description="how it was traced, e.g. which depths and batch sizes were extrapolated from")
+    compute_dtype: Precision = Field(description="dtype of the weights the traced step computed with")
+    layers: int = Field(ge=1, description="decoder layers")
+    units: int = Field(ge=1, description="blocks a fully-sharded layout gathers one at a time: the layers and the root")
+    largest_unit_params: int = Field(ge=1, description="parameters of the largest such block")
+    optimizer: str
+    optimizer_state_bytes: int = Field(ge=0, description="optimizer state for the trainable parameters, unsharded")
+    seconds: float = Field(ge=0, description="wall time of the trace")
+    modes: list[TracedMode]
+
+    def mode(self, checkpointing: Checkpointing) -> TracedMode | None:
+        return next((m for m in self.modes if m.checkpointing == checkpointing), None)
+
+
 class ProbeReport(Strict):
     schema_version: int = PROBE_SCHEMA_VERSION
     created_at: dt.datetime
@@ -254,6 +283,7 @@ class ProbeReport(Strict):
     )
     noise_scale: NoiseScale | None = None
     ddp: DdpMeasurement | None = None
+    trace: ModelTrace | None = Field(default=None, description="a model traced, not run: no point was measured")
     warnings: list[str] = Field(default_factory=list)
     interrupted: bool = Field(
         default=False, description="Ctrl-C, SIGTERM or a cancel ended the probe early: a partial measurement")
