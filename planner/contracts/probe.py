@@ -258,6 +258,7 @@ class ModelTrace(Strict):
     layers: int = Field(ge=1, description="decoder layers")
     units: int = Field(ge=1, description="blocks a fully-sharded layout gathers one at a time: the layers and the root")
     largest_unit_params: int = Field(ge=1, description="parameters of the largest such block")
+    root_params: int = Field(default=0, ge=0, description="parameters outside the layers (embedding, head, final norm)")
     optimizer: str
     optimizer_state_bytes: int = Field(ge=0, description="optimizer state for the trainable parameters, unsharded")
     seconds: float = Field(ge=0, description="wall time of the trace")

@@ -146,6 +146,7 @@ class Units:
     largest_params: int  # parameters of the largest unit (a decoder layer, or the embedding)
     layer_params: tuple[int, ...]
     layer_kinds: tuple[str, ...]
+    root_params: int  # outside the layers: embedding, final norm, head
 
     @property
     def homogeneous(self) -> bool:
@@ -167,4 +168,5 @@ def units(model: nn.Module) -> Units:
     outside = sum(p.numel() for p in model.parameters() if id(p) not in in_layers)
     # FSDP wraps each layer, and the root holds what is left (embedding, final norm, head).
     return Units(count=len(layers) + (1 if outside else 0), largest_params=max(*layer_params, outside),
-                 layer_params=layer_params, layer_kinds=tuple(type(layer).__name__ for layer in layers))
+                 layer_params=layer_params, layer_kinds=tuple(type(layer).__name__ for layer in layers),
+                 root_params=outside)

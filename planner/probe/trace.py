@@ -47,6 +47,7 @@ from planner.probe.device import software_info
 from planner.probe.fake import fake_mode
 from planner.probe.flops import _CPU_ATTENTION
 from planner.probe.memtrace import LiveBytes
+from planner.plan import parallel
 
 _aten = torch.ops.aten
 # Selective checkpointing keeps what is expensive to recompute: matmuls and attention.
@@ -54,8 +55,6 @@ _SAVED_OPS = {_aten.mm.default, _aten.addmm.default, _aten.bmm.default,
               _aten._scaled_dot_product_flash_attention_for_cpu.default,
               _aten._scaled_dot_product_efficient_attention.default,
               _aten._scaled_dot_product_flash_attention.default}
-# fp32 first and second moments per trainable parameter (torch AdamW; SGD keeps a momentum).
-OPTIMIZER_STATE_BYTES = {"adamw": 8, "adam": 8, "sgd": 4}
 TRACE_BATCHES = (1, 2)
 TRACE_DEPTHS = (1, 2)
 
@@ -203,9 +202,9 @@ def trace_config(source: str, seq_len: int | None, precision: Precision = "bf16"
     if isinstance(window, int) and window < seq:
         method += (f"; sliding window {window} < {seq}: the CPU attention kernel takes an explicit mask, "
                    "so checkpointed activations are over-stated against a GPU's windowed flash attention")
-    state_bytes = OPTIMIZER_STATE_BYTES[optimizer] * trainable
+    state_bytes = int(parallel.OPTIMIZER_STATE_BYTES[optimizer] * trainable)
     trace = ModelTrace(source=source, method=method, compute_dtype=precision, layers=layers, units=units.count,
-                       largest_unit_params=units.largest_params, optimizer=optimizer,
+                       largest_unit_params=units.largest_params, root_params=units.root_params, optimizer=optimizer,
                        optimizer_state_bytes=state_bytes, seconds=time.perf_counter() - start, modes=traced)
     return _report(source, config, seq, params, trainable, tensors, precision, trace)
 
@@ -214,19 +213,22 @@ def _report(source: str, config: Any, seq_len: int, params: int, trainable: int,
             precision: Precision, trace: ModelTrace) -> ProbeReport:
     """A report with no measured point: every figure `traced`, the memory line the single-GPU one."""
     none = trace.mode("none") or trace.modes[0]
-    # One GPU, no sharding: fp32 master weights and gradients (4 + 4 B), the optimizer state,
-    # and a compute-dtype copy of the weights under bf16 (autocast keeps it for backward).
-    copy_bytes = 2 * params if precision == "bf16" else 0
-    static = 8 * trainable + 4 * (params - trainable) + trace.optimizer_state_bytes + copy_bytes + none.transient_bytes
+    model = ModelInfo(id=hf.config_id(source, config), params=params, trainable_params=trainable,
+                      param_tensors=tensors, seq_len=seq_len, flops_per_sample=none.flops_per_sample,
+                      flops_provenance="traced",
+                      data=DataInfo(kind="synthetic", source=f"token ids, {seq_len} per sample (traced, no data read)"))
+    # The report's own memory line is one GPU's, no layout: weights, gradients, optimizer state.
+    states = parallel.state_memory(parallel.ModelStates(
+        params=params, trainable=trainable, optimizer_bytes=trace.optimizer_state_bytes,
+        compute_copy_bytes=2.0 if precision == "bf16" else 0.0, largest_unit_params=trace.largest_unit_params,
+        root_params=trace.root_params), "ddp", 1)
+    static = states.total + none.transient_bytes
     return ProbeReport(
         created_at=dt.datetime.now(dt.timezone.utc),
         device=DeviceInfo(kind="cpu", name="traced (no device ran the model)", memory_bytes=None,
                           memory_source="unknown"),
         software=software_info(),
-        model=ModelInfo(id=hf.config_id(source, config), params=params, trainable_params=trainable,
-                        param_tensors=tensors, seq_len=seq_len, flops_per_sample=none.flops_per_sample,
-                        flops_provenance="traced",
-                        data=DataInfo(kind="synthetic", source=f"token ids, {seq_len} per sample (traced, no data read)")),
+        model=model,
         settings=ProbeSettings(precision=precision, kernels="torch", optimizer=trace.optimizer, max_batch=None,
                                time_limit_s=0.0, memory_cap_bytes=None, warmup_steps=0, timed_steps=0,
                                plateau_gain=0.0),
