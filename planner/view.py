@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.contracts.plan import DATA_INFLATION_FLAG, Candidate, LrChoice, Plan, Recommendation
+from planner.contracts.probe import MemoryFit
 from planner.contracts.request import PlanRequest
 
 FRONTIER_ROWS = 12
@@ -94,17 +95,20 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
     """Each figure of one candidate with where it came from."""
     fit = plan.probe.memory_fit
     memory = (f"memory {c.memory_per_gpu_bytes / 1e9:.1f} of {c.memory_limit_bytes / 1e9:.1f} GB per GPU, "
-              + (f"{fit.provenance} M(B) from {fit.points_used} probe points" if fit else "memory fit"))
+              + _memory_source(fit))
     note = price_note or table_price_note(plan)
     rows = [
         Row("GPUs", f"{c.gpu_count} × {c.gpu}"),
         Row("precision", c.precision or plan.request.precision,
             "the request's" if c.precision in (None, plan.request.precision) else "the GPU lacks the request's"),
+        Row("layout", layout_text(c), "planner/plan/parallel.py"),
         Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
             memory),
         Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),
         *optimizer_rows(c.lr),
-        Row("step time", f"{c.step_time_s * 1e3:,.1f} ms, {c.samples_per_s:,.1f} samples/s", c.step_time_provenance),
+        Row("step time", f"{c.step_time_s * 1e3:,.1f} ms, {c.samples_per_s:,.1f} samples/s"
+            + (f", {c.tokens_per_s_per_gpu:,.0f} tokens/s per GPU" if c.tokens_per_s_per_gpu else ""),
+            c.step_time_provenance),
         Row("steps", f"{c.steps:,} for {c.samples:,.0f} samples", plan.statistical_efficiency.mode),
         Row("time", f"{hours_text(c.hours)} h" + _range(c.hours_range, hours_text), "steps × step time"
             + (", range over the B_noise range" if c.hours_range else "")),
@@ -113,7 +117,39 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
             + ("within the budget" if c.meets_budget else "over the budget")
             + ("" if c.meets_data else ", more samples than exist") + _data_flag(c, ", ")),
     ]
+    if c.memory is not None:
+        m = c.memory
+        rows.insert(4, Row("memory per GPU", f"weights {_gb(m.params)}, gradients {_gb(m.grads)}, optimizer "
+                           f"{_gb(m.optimizer)}, buffers {_gb(m.buffers)}, activations {_gb(m.activations)}", "traced"))
     return rows + [Row("note", n) for n in c.notes + c.lr.notes]
+
+
+def _memory_source(fit: MemoryFit | None) -> str:
+    if fit is None:
+        return "memory fit"
+    if fit.provenance == "traced":
+        return "traced activations + the layout's weights, gradients, optimizer state and buffers"
+    return f"{fit.provenance} M(B) from {fit.points_used} probe points"
+
+
+LAYOUT_NAMES = {"ddp": "DDP", "zero1": "ZeRO-1", "zero2": "ZeRO-2", "fsdp": "FSDP"}
+
+
+def layout_short(c: Candidate) -> str:
+    """'FSDP/full': the layout and the activation checkpointing, for a table cell."""
+    return f"{LAYOUT_NAMES.get(c.layout, c.layout)}/{c.checkpointing}"
+
+
+def layout_text(c: Candidate) -> str:
+    text = f"{LAYOUT_NAMES.get(c.layout, c.layout)}, {c.checkpointing} activation checkpointing"
+    if c.comm_bytes_per_step:
+        text += (f"; {c.comm_bytes_per_step / 1e9:,.1f} GB sent per GPU per step, "
+                 f"{c.comm_exposed_s * 1e3:,.0f} ms of it not hidden")
+    return text
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB"
 
 
 def candidate_section(plan: Plan, c: Candidate, title: str, price_note: PriceNote | None = None) -> Section:
@@ -172,6 +208,9 @@ def sensitivity_section(plan: Plan) -> Section | None:
 
 def probe_summary_line(plan: Plan) -> str:
     p = plan.probe
+    if p.memory_fit is not None and p.memory_fit.provenance == "traced":
+        return (f"{p.model_id} ({p.params / 1e9:,.2f} B params) traced, not run [{p.precision}, {p.data}]: "
+                "FLOPs and activations from fake tensors, step times from stated priors")
     best = f"{p.best_samples_per_s:,.1f} samples/s at batch {p.best_batch}" if p.best_samples_per_s else "no point"
     return (f"{p.model_id} ({p.params / 1e6:,.1f} M params) probed on {p.device} "
             f"[{p.precision}, {p.kernels} kernels, {p.data}]: {best}")
@@ -197,11 +236,13 @@ def plan_sections(plan: Plan, price_note: PriceNote | None = None, chosen_id: in
 
 def _frontier_table(plan: Plan) -> Table:
     table = Table(title="Pareto frontier (hours vs dollars)", title_justify="left")
-    for name in ("provider", "instance", "market", "GPUs", "batch", "per GPU x acc", "lr", "hours", "USD", "limits"):
+    for name in ("provider", "instance", "market", "GPUs", "layout", "batch", "per GPU x acc", "lr", "hours", "USD",
+                 "limits"):
         table.add_column(name, justify="right" if name in {"GPUs", "batch", "hours", "USD"} else "left")
     for cid in plan.pareto[:FRONTIER_ROWS]:
         c = plan.candidate(cid)
-        table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", str(c.global_batch),
+        table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", layout_short(c),
+                      str(c.global_batch),
                       f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}",
                       f"{c.hours:,.2f}" + _range(c.hours_range, "{:,.2f}".format),
                       f"{c.cost_usd:,.2f}" + _range(c.cost_range, "{:,.2f}".format), _limits_text(c))
@@ -279,11 +320,12 @@ def render_markdown(plan: Plan) -> str:
         out += _markdown_section(section)
         if section.kind == "candidates":
             out += ["", "## Pareto frontier", "",
-                    "| provider | instance | market | GPUs | global batch | per GPU x acc | lr | hours | USD | limits |",
-                    "|---|---|---|---|---:|---|---|---:|---:|---|"]
+                    "| provider | instance | market | GPUs | layout | global batch | per GPU x acc | lr | hours | USD | limits |",
+                    "|---|---|---|---|---|---:|---|---|---:|---:|---|"]
             for cid in plan.pareto:
                 c = plan.candidate(cid)
-                out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {c.global_batch} | "
+                out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {layout_short(c)} | "
+                           f"{c.global_batch} | "
                            f"{c.per_gpu_batch} x {c.accumulation} | {c.lr.lr:.3g} | "
                            f"{c.hours:,.2f}{_range(c.hours_range, '{:,.2f}'.format)} | "
                            f"{c.cost_usd:,.2f}{_range(c.cost_range, '{:,.2f}'.format)} | {_limits_text(c)} |")

@@ -58,7 +58,8 @@ def request_from_args(args: argparse.Namespace, report: ProbeReport,
                       base: PlanRequest | None) -> tuple[PlanRequest, list[str]]:
     """`base` (the request file, if any) overridden by the flags given; precision defaults to the probe's."""
     reference, warning = _reference(args, base.reference if base else None)
-    data = base.model_dump() if base else {"model": report.model.id, "precision": report.settings.precision}
+    data = base.model_dump() if base else {"model": args.model_config or report.model.id,
+                                           "precision": report.settings.precision}
     data |= given(args, PlanRequest)
     data["workload"] = _workload(args, base.workload if base else None).model_dump()
     data["reference"] = reference
@@ -98,8 +99,9 @@ def _probe_report(args: argparse.Namespace, base: PlanRequest | None) -> ProbeRe
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model and not args.from_probe:
-        raise BadInput("nothing to plan: give --model NAME|pkg.mod:factory or --from-probe report.json")
+    if not args.model and not args.from_probe and not args.model_config:
+        raise BadInput("nothing to plan: give --model NAME|pkg.mod:factory|hf:ID, --model-config config.json "
+                       "or --from-probe report.json")
     launch = check_emit(args)
     catalog = load_catalog(user_csv=Path(args.prices) if args.prices else None)
     base = load_request(Path(args.request)) if args.request else None  # a bad file fails before a long probe

@@ -21,8 +21,47 @@ from planner.report_file import save_probe_report
 
 
 def add_probe_arguments(p: argparse.ArgumentParser, model_group: argparse._MutuallyExclusiveGroup | None = None) -> None:
-    """ProbeConfig's flags (declared on its fields); --model into model_group when given."""
-    add_flags(p, ProbeConfig, target={"model": model_group} if model_group else None)
+    """ProbeConfig's flags (declared on its fields); --model (and --model-config, a model the
+    probe traces instead of running) into model_group when given."""
+    group = model_group or p.add_mutually_exclusive_group()
+    add_flags(p, ProbeConfig, target={"model": group})
+    group.add_argument("--model-config", metavar="PATH",
+                       help="a Hugging Face config.json to trace on the meta device, offline; or give --model hf:ID "
+                            "(both need batchfit[hf])")
+
+
+# ProbeConfig fields a traced model uses; every other probe setting is for a model that runs.
+TRACED_SETTINGS = {"model", "seq_len", "precision", "device"}
+
+
+def traced_source(args: argparse.Namespace) -> str | None:
+    """The Hugging Face config to trace (`--model-config PATH` or `--model hf:ID`), if that is the model."""
+    if getattr(args, "model_config", None):
+        return str(args.model_config)
+    if args.model and str(args.model).startswith("hf:"):
+        return str(args.model)
+    return None
+
+
+def trace_from_args(args: argparse.Namespace, source: str) -> ProbeReport:
+    """The traced probe of a Hugging Face config: no step runs, so the sweep's settings do not apply."""
+    from planner.probe.trace import trace_config
+
+    flags = flag_names(ProbeConfig)
+    refused = [flags[name] for name in given(args, ProbeConfig) if name not in TRACED_SETTINGS]
+    if refused:
+        raise BadInput(f"{', '.join(refused)} apply to a probe that runs; {source} is traced "
+                       "(the plan weighs no/selective/full activation checkpointing itself: --recompute)")
+    sys.stderr.write(f"probe: tracing {source} on fake tensors (no weights, no step)\n")
+    report = trace_config(source, args.seq_len, precision=args.precision or "bf16",
+                          optimizer=getattr(args, "optimizer", None) or "adamw")
+    assert report.trace is not None
+    sys.stderr.write(f"probe: traced {report.model.params / 1e9:,.2f} B params in {report.trace.seconds:.1f} s\n")
+    out = Path(args.out) if getattr(args, "out", None) else None
+    if out:
+        save_probe_report(report, out)
+        sys.stderr.write(f"probe: report saved to {out}\n")
+    return report
 
 
 def _print_event(event: ProbeEvent) -> None:
@@ -44,7 +83,11 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
     """Run the sweep the flags describe; progress goes to stderr, the report is saved if --out.
     noise_lr: the noise steps' lr when --noise-lr is not given (planning passes the reference's);
     reference_batch: the reference run's batch, which caps the noise steps' B_small.
-    An interrupted probe (Ctrl-C, SIGTERM) is saved, then raises Interrupted unless allow_partial."""
+    An interrupted probe (Ctrl-C, SIGTERM) is saved, then raises Interrupted unless allow_partial.
+    A Hugging Face config is traced instead (planner/probe/trace.py)."""
+    source = traced_source(args)
+    if source is not None:
+        return trace_from_args(args, source)
     from planner.probe import run_probe
 
     out = Path(args.out) if getattr(args, "out", None) else None
@@ -103,12 +146,16 @@ def _auto_precision() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model:
-        raise BadInput("no model: give --model NAME (see `batchfit probe --help`) or pkg.module:factory")
+    if not args.model and not args.model_config:
+        raise BadInput("no model: give --model NAME (see `batchfit probe --help`), pkg.module:factory, "
+                       "hf:ID or --model-config config.json")
     report = probe_from_args(args, allow_partial=True)
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
+        if report.trace is not None:
+            sys.stdout.write(_traced_summary(report))
+            return 0
         best = report.best_point()
         sys.stdout.write(f"{report.model.id} on {report.device.name}: stopped ({report.stop_reason}); ")
         sys.stdout.write(f"best {best.samples_per_s:,.1f} samples/s at batch {best.batch_size}\n" if best else "no point\n")
@@ -119,6 +166,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"batchfit: {partial_summary(report, out)}\n")
         return interrupts.exit_code()
     return 0
+
+
+def _traced_summary(report: ProbeReport) -> str:
+    trace = report.trace
+    assert trace is not None
+    lines = [f"{report.model.id}: {report.model.params / 1e9:,.2f} B params traced at seq {report.model.seq_len} "
+             f"({trace.method}; {trace.seconds:.1f} s)"]
+    for m in trace.modes:
+        lines.append(f"  {m.checkpointing:>9} checkpointing: {m.flops_per_sample:.3g} FLOPs/sample, "
+                     f"activations {m.activation_bytes_per_sample / 1e9:,.2f} GB/sample (traced)")
+    return "\n".join(lines) + "\n"
 
 
 def _extras(report: ProbeReport) -> list[str]:

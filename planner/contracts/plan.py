@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from planner.contracts.layout import Checkpointing, Layout, MemoryBreakdown
 from planner.contracts.probe import KernelsChoice, MemoryFit, NoiseScale, Provenance
 from planner.contracts.request import PlanRequest, Precision
 from planner.contracts.settings import Strict
@@ -74,6 +75,12 @@ class Candidate(Strict):
     meets_deadline: bool
     meets_budget: bool
     notes: list[str] = Field(default_factory=list)
+    layout: Layout = Field(default="ddp", description="how the GPUs share the model: ddp, zero1, zero2 or fsdp")
+    checkpointing: Checkpointing = Field(default="none", description="activation checkpointing: none, selective, full")
+    tokens_per_s_per_gpu: float | None = Field(default=None, description="sequence models: tokens/s each GPU trains")
+    memory: MemoryBreakdown | None = Field(default=None, description="memory_per_gpu_bytes by what holds it")
+    comm_bytes_per_step: float = Field(default=0.0, description="bytes each GPU sends per optimizer step (ring)")
+    comm_exposed_s: float = Field(default=0.0, description="seconds of that communication not hidden behind compute")
 
     def label(self) -> str:
         spot = " spot" if self.market == "spot" else ""

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from planner.contracts.layout import Checkpointing, Layout
 from planner.contracts.settings import Strict, setting
 from planner.errors import BadInput
 
@@ -122,3 +123,11 @@ class PlanRequest(Strict):
         caps = [c for c in (self.max_samples, None if self.max_epochs is None or self.workload.dataset_size is None
                             else self.max_epochs * self.workload.dataset_size) if c is not None]
         return min(caps) if caps else None
+    layouts: list[Layout] | None = setting(
+        None, flag="--layouts", metavar="LIST",
+        help="parallel layouts to weigh, comma list of ddp, zero1, zero2, fsdp (default: all for a traced model, "
+             "ddp for a measured one)")
+    checkpointing: list[Checkpointing] | None = setting(
+        None, flag="--recompute", metavar="LIST",
+        help="activation checkpointing to weigh, comma list of none, selective, full (default: every traced mode, "
+             "else the probe's)")

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 
+from planner.contracts.layout import LAYOUTS
 from planner.plan import fitted_priors, priors
 from planner.plan.shapes import ShapeBook, describe_offer
 from planner.plan.choose import (
@@ -166,12 +167,16 @@ def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.nd
     keys = {o.key[:1] + (o.gpu, o.gpu_count, o.market) for o in ev.offers}
     key_id = {k: n for n, k in enumerate(sorted(keys))}
     offer_key = np.array([key_id[(o.provider, o.gpu, o.gpu_count, o.market)] for o in ev.offers])
-    candidate_key = offer_key[ev.offer_index]
+    layout_id = {name: n for n, name in enumerate(LAYOUTS)}
+    per_group = [np.array([layout_id[s.layout] for s in group], dtype=int) for group in ev.shapes]
+    starts = np.cumsum([0] + [len(g) for g in per_group])[:-1]
+    layout_key = np.concatenate(per_group + [np.zeros(0, dtype=int)])[starts[ev.group] + ev.shape_index]
+    candidate_key = offer_key[ev.offer_index] * len(LAYOUTS) + layout_key
     order = np.lexsort((ev.hours, ev.cost, candidate_key))
     _, first = np.unique(candidate_key[order], return_index=True)
     listed = np.union1d(np.union1d(order[first], front), np.array(chosen, dtype=int))
     return listed, ("the Pareto frontier, the recommendations and the cheapest candidate of each "
-                    f"provider x GPU x count x market ({len(ev):,} evaluated)")
+                    f"provider x GPU x count x market x layout ({len(ev):,} evaluated)")
 
 
 def _sensitivity(request: PlanRequest, offers: list[Offer], step_model: StepTimeModel, fit: MemoryFit,
@@ -210,7 +215,7 @@ def _scaling(ev: Evaluation, step_model: StepTimeModel, gpus: dict[str, GpuSpec]
     for count in counts:
         i = per_count[count]
         shape = ev.shape(i)
-        allreduce = step_model.allreduce_s(gpus[gpu_name], count)
+        allreduce = shape.comm_exposed_s
         speedup = base / shape.step_time_s
         efficiency = speedup * counts[0] / count
         rows.append(ScalingRow(gpu=gpu_name, gpu_count=count, global_batch=batch, step_time_s=shape.step_time_s,
@@ -218,6 +223,15 @@ def _scaling(ev: Evaluation, step_model: StepTimeModel, gpus: dict[str, GpuSpec]
                                cheapest_offer=describe_offer(ev.offer(i)), cost_usd=float(ev.cost[i]),
                                pays=efficiency >= priors.SCALING_EFFICIENCY_PAYS))
     return rows
+
+
+def _binding_exclusion(offers: list[Offer], ev: Evaluation, gpus: dict[str, GpuSpec]) -> list[str]:
+    """With every offer excluded: why the instance with the most GPU memory was, the limit that binds."""
+    reasons = {e.offer: e.reason for e in ev.excluded}
+    largest = max(offers, key=lambda o: (o.gpu_count * gpus[o.gpu].memory_bytes, -o.price_per_hour), default=None)
+    if largest is None or describe_offer(largest) not in reasons:
+        return []
+    return [f"even the largest instance, {describe_offer(largest)}: {reasons[describe_offer(largest)]}"]
 
 
 def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
@@ -258,6 +272,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     listed, listing = _listed(ev, front, chosen)
     infeasible = [] if recommendation else explain_infeasible(
         cols, request.budget_usd, request.deadline_hours, lambda i: candidate(ev, i).label())
+    if not len(ev) and ev.excluded:
+        infeasible += _binding_exclusion(offers, ev, catalog.gpus)
     pick = recommendation.candidate_id if recommendation else (int(front[0]) if len(front) else None)
     for cid in chosen:
         warnings += [w for w in ev.shape(cid).lr.warnings if w not in warnings]
@@ -268,7 +284,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         statistical_efficiency=sample_model.describe((span.low, span.high) if span else None),
         candidates_evaluated=len(ev),
         listing=listing,
-        candidates=[candidate(ev, int(i)) for i in listed],
+        candidates=[candidate(ev, int(i), report.model.seq_len) for i in listed],
         pareto=[int(i) for i in front],
         recommendation=recommendation,
         alternatives=alternatives,

@@ -128,10 +128,11 @@ def judged_at_both_ends(central: Evaluation, low: Evaluation, high: Evaluation, 
     )
 
 
-def candidate(ev: Evaluation, i: int) -> Candidate:
+def candidate(ev: Evaluation, i: int, seq_len: int | None = None) -> Candidate:
     """Candidate i as the plan lists it; its id is its row in the evaluation."""
     offer, shape = ev.offer(i), ev.shape(i)
     ratio = shape.samples / ev.requested_samples
+    tokens = shape.global_batch * seq_len / shape.step_time_s / offer.gpu_count if seq_len else None
     return Candidate(
         id=i,
         provider=offer.provider,
@@ -162,6 +163,12 @@ def candidate(ev: Evaluation, i: int) -> Candidate:
         meets_deadline=bool(ev.meets_deadline[i]),
         meets_budget=bool(ev.meets_budget[i]),
         notes=list(shape.notes) + _data_notes(ev, i, ratio),
+        layout=shape.layout,
+        checkpointing=shape.checkpointing,
+        tokens_per_s_per_gpu=tokens,
+        memory=shape.memory,
+        comm_bytes_per_step=shape.comm_bytes,
+        comm_exposed_s=shape.comm_exposed_s,
     )
 
 

@@ -60,8 +60,9 @@ def states_of(report: ProbeReport, precision: str, optimizer: str) -> ModelState
     )
 
 
-def state_memory(states: ModelStates, layout: Layout, n: int) -> MemoryBreakdown:
-    """Bytes per GPU of weights, gradients, optimizer state and buffers (activations 0)."""
+def state_memory(states: ModelStates, layout: Layout, n: int, other: float = 0.0) -> MemoryBreakdown:
+    """Bytes per GPU of weights, gradients, optimizer state and buffers (activations 0); `other`:
+    the step's traced batch-independent temporaries."""
     p, t = float(states.params), float(states.trainable)
     params = MASTER_BYTES * p / (n if layout == "fsdp" else 1)
     grads = GRAD_BYTES * t / (n if layout in ("zero2", "fsdp") else 1)
@@ -71,7 +72,8 @@ def state_memory(states: ModelStates, layout: Layout, n: int) -> MemoryBreakdown
         buffers = UNITS_IN_FLIGHT * unit * states.gathered_bytes + unit * GRAD_BYTES
     else:
         buffers = states.compute_copy_bytes * p + (BUCKET_BYTES if n > 1 else 0.0)
-    return MemoryBreakdown(params=params, grads=grads, optimizer=optimizer, buffers=buffers, activations=0.0)
+    return MemoryBreakdown(params=params, grads=grads, optimizer=optimizer, buffers=buffers, activations=0.0,
+                           other=other)
 
 
 @dataclass(frozen=True)

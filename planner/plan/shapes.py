@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from planner.plan import priors
+from planner.contracts.layout import Checkpointing, Layout, MemoryBreakdown
 from planner.contracts.plan import Exclusion, LrChoice
 from planner.contracts.probe import MemoryFit, Provenance
 from planner.contracts.request import PlanRequest, Precision
 from planner.plan.efficiency import SampleModel
 from planner.plan.lr import retune
+from planner.plan.layouts import LayoutBook, Option
 from planner.plan.memory import MemoryLimit, largest_batch
 from planner.plan.step_time import StepTimeModel, run_precision
 from providers.schema import GpuSpec, Offer
@@ -54,6 +56,11 @@ class Shape:
     memory_limit_bytes: float
     lr: LrChoice
     notes: tuple[str, ...]
+    layout: Layout = "ddp"
+    checkpointing: Checkpointing = "none"
+    memory: MemoryBreakdown | None = None
+    comm_bytes: float = 0.0
+    comm_exposed_s: float = 0.0
 
     @property
     def compute_seconds(self) -> float:
@@ -75,8 +82,9 @@ def split_batch(global_batch: int, n_gpus: int, fits: int) -> tuple[int, int] | 
 
 class ShapeBook:
     def __init__(self, request: PlanRequest, fit: MemoryFit, steps_model: StepTimeModel,
-                 sample_model: SampleModel, gpus: dict[str, GpuSpec]) -> None:
+                 sample_model: SampleModel, gpus: dict[str, GpuSpec], layouts: LayoutBook | None = None) -> None:
         self.request = request
+        self.layouts = layouts or LayoutBook(steps_model.report, request, fit)
         self.fit = fit
         self.perf = steps_model
         self.samples = sample_model
@@ -98,17 +106,25 @@ class ShapeBook:
         return self._shapes[key]
 
     def _make_shapes(self, gpu: GpuSpec, n_gpus: int) -> Iterator[Shape]:
-        fits = self.limit(gpu).largest_batch
+        usable = self.limit(gpu).usable_bytes
+        for option in self.layouts.options(n_gpus):
+            fits = option.largest_batch(usable)
+            if fits >= 1:
+                yield from self._option_shapes(gpu, n_gpus, option, fits)
+
+    def _option_shapes(self, gpu: GpuSpec, n_gpus: int, option: Option, fits: int) -> Iterator[Shape]:
         b_noise = self.samples.b_noise
         precision: Precision = run_precision(gpu, self.request.precision)  # type: ignore[assignment]
         precision_note = (f"{gpu.name} has no bf16: planned in fp16 (autocast with a grad scaler) at its "
                           f"{gpu.fp16_tflops:g} TFLOP/s fp16 ceiling") if precision != self.request.precision else None
+        usable = self.limit(gpu).usable_bytes
         for batch in self.batches:
             split = split_batch(batch, n_gpus, fits)
             if split is None:
                 continue
             micro, accumulation = split
-            step = self.perf.predict(gpu, n_gpus, micro, accumulation)
+            cost = option.cost(n_gpus, accumulation)
+            step = self.perf.predict(gpu, n_gpus, micro, accumulation, cost)
             notes: list[str] = [precision_note] if precision_note else []
             if step.basis:
                 notes.append(f"step time {step.basis}")
@@ -127,10 +143,15 @@ class ShapeBook:
                 provenance=step.provenance,
                 steps=steps,
                 samples=float(steps * batch),
-                memory_bytes=self.limit(gpu).bytes_at(micro),
-                memory_limit_bytes=self.limit(gpu).usable_bytes,
+                memory_bytes=option.bytes_at(micro),
+                memory_limit_bytes=usable,
                 lr=self._retune(batch),
                 notes=tuple(notes),
+                layout=option.layout,
+                checkpointing=option.checkpointing,
+                memory=option.breakdown(micro),
+                comm_bytes=cost.comm_bytes if cost else 0.0,
+                comm_exposed_s=step.allreduce_s,
             )
 
     def _retune(self, batch: int) -> LrChoice:
@@ -145,14 +166,30 @@ class ShapeBook:
         if offer.gpu_count > 1 and gpu.link_gbs <= 0:
             return Exclusion(offer=describe_offer(offer), reason=f"{gpu.name} has no GPU-to-GPU link bandwidth "
                              f"in the GPU table, so {offer.gpu_count} of them cannot be timed; add link_gbs")
-        limit = self.limit(gpu)
-        if limit.largest_batch < 1:
-            need = limit.bytes_at(1) / 1e9
-            return Exclusion(
-                offer=describe_offer(offer),
-                reason=f"batch 1 needs {need:.1f} GB but {gpu.name} leaves {limit.usable_bytes / 1e9:.1f} GB usable",
-            )
-        return None
+        usable = self.limit(gpu).usable_bytes
+        options = self.layouts.options(offer.gpu_count)
+        if not options or any(o.largest_batch(usable) >= 1 for o in options):
+            return None
+        least = min(options, key=lambda o: o.bytes_at(1))
+        spread = f"over {offer.gpu_count} GPUs" if offer.gpu_count > 1 else "on 1 GPU"
+        how = f" with {least.describe()} {spread}" if least.states is not None else ""
+        ddp = [o for o in options if o.layout == "ddp"]
+        also = (f"; DDP needs {min(o.bytes_at(1) for o in ddp) / 1e9:,.0f} GB"
+                if ddp and least.layout != "ddp" else "")
+        return Exclusion(
+            offer=describe_offer(offer),
+            reason=(f"memory: batch 1 needs {least.bytes_at(1) / 1e9:.1f} GB per GPU{how}"
+                    f"{_held(least)} but {gpu.name} leaves {usable / 1e9:.1f} GB usable{also}"),
+        )
+
+
+def _held(option: Option) -> str:
+    """What holds a traced option's memory at batch 1, in GB."""
+    parts = option.breakdown(1)
+    if parts is None:
+        return ""
+    return (f" (weights {parts.params / 1e9:.1f}, gradients {parts.grads / 1e9:.1f}, optimizer "
+            f"{parts.optimizer / 1e9:.1f}, buffers {parts.buffers / 1e9:.1f}, activations {parts.activations / 1e9:.1f})")
 
 
 def describe_offer(offer: Offer) -> str:

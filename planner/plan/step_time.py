@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.errors import BadInput
-from planner.plan import fitted_priors, priors
+from planner.plan import fitted_priors, parallel, priors
 from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
 
@@ -94,6 +94,15 @@ def ceilings(gpu: GpuSpec, precision: str, tf32_matmul: bool) -> tuple[tuple[flo
     matmul = (tf32, "tf32") if tf32_matmul and tf32 is not None else (gpu.fp32_tflops, "fp32")
     conv = (tf32, "tf32") if tf32 is not None else (gpu.fp32_tflops, "fp32")
     return matmul, conv
+
+
+@dataclass(frozen=True)
+class LayoutCost:
+    """What a parallel layout and checkpointing mode change in a step (planner/plan/parallel.py)."""
+
+    flops_per_sample: float  # forward + backward, recomputation included
+    comm_bytes: float  # ring bytes each GPU sends per optimizer step
+    optimizer_share: float  # the fraction of the optimizer step each GPU runs
 
 
 @dataclass(frozen=True)
@@ -202,11 +211,15 @@ class StepTimeModel:
         seconds = 2 * (n_gpus - 1) / n_gpus * grad_bytes / (gpu.link_gbs * 1e9)
         return seconds * (1 - self.overlap)
 
-    def predict(self, gpu: GpuSpec, n_gpus: int, micro_batch: int, accumulation: int) -> StepPrediction:
+    def predict(self, gpu: GpuSpec, n_gpus: int, micro_batch: int, accumulation: int,
+                layout: LayoutCost | None = None) -> StepPrediction:
         """One optimizer step: `accumulation` micro-batches of `micro_batch` on each of n GPUs.
 
         Each micro-batch costs max(host, device); the fixed device work comes once per step.
+        With a `layout` (a traced model), its FLOPs, its collectives and its optimizer shard.
         """
+        if layout is not None:
+            return self._predict_layout(gpu, micro_batch, accumulation, layout)
         if self._is_local(gpu) and self.local_fit is not None:
             fit = self.local_fit
             per_micro = fit.per_sample_s * micro_batch
@@ -224,6 +237,16 @@ class StepTimeModel:
         if n_gpus > 1 and provenance in ("measured", "fitted"):
             provenance = "calibrated"  # the all-reduce part is modelled, not measured
         return StepPrediction(seconds, per_micro * accumulation, fixed, host, allreduce, provenance, basis)
+
+    def _predict_layout(self, gpu: GpuSpec, micro_batch: int, accumulation: int,
+                        layout: LayoutCost) -> StepPrediction:
+        eff, provenance = self.efficiency(gpu)
+        per_micro = layout.flops_per_sample * micro_batch / (self.ceiling_tflops(gpu) * 1e12 * eff)
+        fixed = self.fixed_s(gpu) * layout.optimizer_share
+        compute = per_micro * accumulation
+        comm = parallel.exposed_seconds(layout.comm_bytes, gpu.link_gbs, compute, self.overlap)
+        seconds = (accumulation - 1) * max(self.host_s, per_micro) + max(self.host_s, per_micro + fixed) + comm
+        return StepPrediction(seconds, compute, fixed, self.host_s, comm, provenance, fitted_priors.fitted().basis())
 
     def _is_local(self, gpu: GpuSpec) -> bool:
         return self.local_gpu is not None and gpu.name == self.local_gpu.name
