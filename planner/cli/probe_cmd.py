@@ -56,7 +56,7 @@ def trace_from_args(args: argparse.Namespace, source: str) -> ProbeReport:
     report = trace_config(source, args.seq_len, precision=args.precision or "bf16",
                           optimizer=getattr(args, "optimizer", None) or "adamw")
     assert report.trace is not None
-    sys.stderr.write(f"probe: traced {report.model.params / 1e9:,.2f} B params in {report.trace.seconds:.1f} s\n")
+    sys.stderr.write(f"probe: traced {report.model.params / 1e6:,.1f} M params in {report.trace.seconds:.1f} s\n")
     out = Path(args.out) if getattr(args, "out", None) else None
     if out:
         save_probe_report(report, out)
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 def _traced_summary(report: ProbeReport) -> str:
     trace = report.trace
     assert trace is not None
-    lines = [f"{report.model.id}: {report.model.params / 1e9:,.2f} B params traced at seq {report.model.seq_len} "
+    lines = [f"{report.model.id}: {report.model.params / 1e6:,.1f} M params traced at seq {report.model.seq_len} "
              f"({trace.method}; {trace.seconds:.1f} s)"]
     for m in trace.modes:
         lines.append(f"  {m.checkpointing:>9} checkpointing: {m.flops_per_sample:.3g} FLOPs/sample, "

@@ -52,7 +52,7 @@ def test_a_new_field_gets_its_flag_range_and_unit_with_nothing_else_to_do():
 def test_every_probe_flag_the_cli_has_is_a_probe_config_field():
     probe = _parse("probe", "--model", "mlp")
     derived = {spec.dest for spec in flags_of(ProbeConfig).values()}
-    own = {"command", "run", "out", "json", "debug"}
+    own = {"command", "run", "out", "json", "debug", "model_config"}  # model_config: a model to trace, not a sweep setting
     assert set(vars(probe)) == derived | own
 
 
