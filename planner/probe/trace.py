@@ -16,6 +16,7 @@ state, are the layout's business (planner/plan/parallel.py), not the activations
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ from planner.models import hf
 from planner.plan import parallel
 from planner.probe.device import software_info
 from planner.probe.fake import fake_mode
-from planner.probe.flops import _CPU_ATTENTION
+from planner.probe.flops import _ATTENTION
 from planner.probe.memtrace import LiveBytes
 
 _aten = torch.ops.aten
@@ -125,6 +126,20 @@ def _drop_grads(model: nn.Module) -> Iterator[None]:
             handle.remove()
 
 
+@contextmanager
+def _unpacked_sequences() -> Iterator[None]:
+    """Each traced sample is one whole sequence, as in the real run. transformers looks for packed
+    sequences in the position ids, and on fake tensors cannot read them, so it would build an
+    explicit mask and attention would run (and be counted) non-causal; say there are none."""
+    masking = importlib.import_module("transformers.masking_utils")
+    find = masking.find_packed_sequence_indices
+    masking.find_packed_sequence_indices = lambda position_ids: None
+    try:
+        yield
+    finally:
+        masking.find_packed_sequence_indices = find
+
+
 def trace_step(model: nn.Module, mode: FakeTensorMode, batch: int, seq_len: int) -> StepTrace:
     """FLOPs and peak activation bytes of one forward + backward of a fake-weighted causal LM.
 
@@ -132,9 +147,9 @@ def trace_step(model: nn.Module, mode: FakeTensorMode, batch: int, seq_len: int)
     checkpointed layer's intermediates alive, so the memory is counted on a pass without it.
     """
     model.train()
-    with mode:
+    with mode, _unpacked_sequences():
         ids = torch.zeros(batch, seq_len, dtype=torch.long)
-        counter = FlopCounterMode(display=False, custom_mapping=_CPU_ATTENTION)
+        counter = FlopCounterMode(display=False, custom_mapping=_ATTENTION)
         with _drop_grads(model), counter:
             model(input_ids=ids, labels=ids).loss.backward()
         resident = [*model.parameters(), *model.buffers(), ids]

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from planner.errors import BadInput
 from planner.models import hf
 from planner.probe import trace
-from planner.probe.flops import _CPU_ATTENTION
+from planner.probe.flops import _ATTENTION
 from tests.models import HF_CONFIGS
 
 TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 512, "hidden_size": 64,
@@ -48,7 +48,7 @@ def real_step(config, checkpointing, batch: int) -> tuple[float, float]:
     for e in events:
         live += e.nbytes()
         peak = max(peak, live)
-    counter = FlopCounterMode(display=False, custom_mapping=_CPU_ATTENTION)
+    counter = FlopCounterMode(display=False, custom_mapping=_ATTENTION)
     with trace._drop_grads(model), counter:
         model(input_ids=ids, labels=ids).loss.backward()
     return float(counter.get_total_flops()), float(peak)
