@@ -59,7 +59,9 @@ def _check_memory(report: ProbeReport, where: str) -> None:
     if fit.per_sample_bytes < 0:
         raise InconsistentReport(f"{where}: memory_fit.per_sample_bytes {fit.per_sample_bytes:.6g} is negative; "
                                  "re-run `batchfit probe`")
-    if fit.max_relative_residual < 0 or fit.points_used < 1:
+    if fit.provenance == "traced" and report.trace is None:
+        raise InconsistentReport(f"{where}: memory_fit is traced but the report holds no trace; re-run `batchfit probe`")
+    if fit.max_relative_residual < 0 or (fit.points_used < 1 and fit.provenance != "traced"):
         raise InconsistentReport(f"{where}: memory_fit has {fit.points_used} points and residual "
                                  f"{fit.max_relative_residual}; re-run `batchfit probe`")
     refit = fit_memory(report.points)

@@ -33,6 +33,17 @@ def test_a_config_plans_offline_with_layouts_and_checkpointing(tmp_path):
     assert all(c.tokens_per_s_per_gpu and c.memory is not None for c in plan.candidates)
 
 
+def test_a_saved_traced_report_plans_without_torch(tmp_path):
+    config, report = tmp_path / "config.json", tmp_path / "traced.json"
+    config.write_text(json.dumps(TINY))
+    traced = batchfit("probe", "--model-config", str(config), "--seq-len", "64", "--out", str(report))
+    assert traced.returncode == 0, traced.stderr
+    assert "traced at seq 64" in traced.stdout
+    result = batchfit("plan", "--from-probe", str(report), "--tokens", "1e9", *LIMITS)
+    assert result.returncode == 0, result.stderr
+    assert {c.layout for c in Plan.model_validate_json(result.stdout).candidates} == {"ddp", "zero1", "zero2", "fsdp"}
+
+
 @pytest.mark.slow
 def test_the_8b_config_lists_fully_sharded_candidates_on_8_h100():
     """The issue's done-when command."""
