@@ -27,6 +27,8 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check planner kernels providers
+	$(VENV)/bin/mypy planner kernels providers
 	$(PY) -m pytest -q
 
 clean:

@@ -39,6 +39,7 @@ The squared norm reported is always that of the raw (unclipped) gradients.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 from dataclasses import dataclass
 
 import torch
@@ -266,7 +267,7 @@ class AdamWTensors:
 def adamw_tables(tensors: AdamWTensors) -> LaunchTables:
     """The launch tables for everything but the grads: reusable while those tensors stay put."""
     t = tensors
-    columns = [t.params, t.exp_avgs, t.exp_avg_sqs, t.masters, t.steps, t.groups]
+    columns: list[Sequence[Tensor | int | None]] = [t.params, t.exp_avgs, t.exp_avg_sqs, t.masters, t.steps, t.groups]
     return launch_tables(columns, [p.dtype for p in t.params], t.params[0].device, block=UPDATE_LAUNCH.block)
 
 
@@ -292,7 +293,8 @@ def adamw_triton(
     norm_first = clip or skip_nonfinite
     if norm_first:
         for launch in tables.classes:
-            launch_sqnorm_class(tables, launch, grad_ptrs, partials, grad_dtype=launch.key, aligned=aligned)
+            launch_sqnorm_class(tables, launch, grad_ptrs, partials, grad_dtype=cast(torch.dtype, launch.key),
+                                aligned=aligned)
     _adamw_finalize_kernel[(1,)](
         tables.table,
         tables.num_rows,
@@ -319,7 +321,7 @@ def adamw_triton(
             clip_state,
             hyper.scalars,
             partials[launch.chunk_start :],
-            PARAM_DTYPE=tl_dtype(param_dtype),
+            PARAM_DTYPE=tl_dtype(cast(torch.dtype, param_dtype)),
             HAS_MASTER=param_dtype != torch.float32,
             STOCHASTIC_ROUNDING=stochastic_rounding and param_dtype == torch.bfloat16,
             NORM_IN_PASS=not norm_first,
@@ -359,7 +361,8 @@ def adamw_reference(
         grad = t.grads[i].float()
         if clip_coef is not None:
             grad = grad * clip_coef
-        weight = t.masters[i] if t.masters[i] is not None else param
+        master = t.masters[i]
+        weight = master if master is not None else param
         new_weight = weight * (1.0 - h.lr * h.weight_decay)
         new_exp_avg = t.exp_avgs[i].lerp(grad, 1.0 - h.beta1)
         new_exp_avg_sq = (t.exp_avg_sqs[i] * h.beta2).addcmul(grad, grad, value=1.0 - h.beta2)
@@ -367,8 +370,9 @@ def adamw_reference(
         new_weight = new_weight - step_size * (new_exp_avg / denom)
         for old, new in ((weight, new_weight), (t.exp_avgs[i], new_exp_avg), (t.exp_avg_sqs[i], new_exp_avg_sq)):
             old.copy_(torch.where(apply, new, old))
-        if t.masters[i] is not None:
-            rounded = _stochastic_round_bf16(weight, generator) if stochastic_rounding else weight.to(param.dtype)
+        if master is not None:
+            rounded = (_stochastic_round_bf16(weight, generator) if generator is not None
+                       else weight.to(param.dtype))
             param.copy_(torch.where(apply, rounded, param))
     return sqnorm
 

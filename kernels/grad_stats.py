@@ -8,6 +8,8 @@ instead of 16 with a separate norm pass.
 
 from __future__ import annotations
 
+from typing import cast
+
 from collections.abc import Sequence
 
 import torch
@@ -106,7 +108,7 @@ def _accumulate_grad_sqnorm_triton(accums: list[Tensor], grads: list[Tensor]) ->
     grad_ptrs, grads_aligned = tables.addresses(grads)
     partials = torch.empty(tables.num_chunks, dtype=torch.float32, device=device)
     for launch in tables.classes:
-        grad_dtype, accum_dtype = launch.key
+        grad_dtype, accum_dtype = cast(tuple[torch.dtype, torch.dtype], launch.key)
         launch_sqnorm_class(
             tables,
             launch,

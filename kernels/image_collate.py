@@ -7,6 +7,8 @@ instead of 4 (fp32) — the reason this runs on the device. On the device the pa
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 
 import torch
@@ -76,7 +78,7 @@ def collate_images(
     images = images.contiguous().to(device, non_blocking=True)
     stats = (tuple(float(m) for m in mean), tuple(float(s) for s in std))
     mean_t, std_t = (
-        upload_cached(("image-stats", values), lambda v=values: torch.tensor(v, dtype=torch.float32), device)
+        upload_cached(("image-stats", values), functools.partial(torch.tensor, values, dtype=torch.float32), device)
         for values in stats
     )
     if resolve_backend(backend, device) == "torch":

@@ -111,7 +111,7 @@ class FusedAdamW(torch.optim.Optimizer):
         self._captured: CapturedStep | None = None
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -212,7 +212,8 @@ class FusedAdamW(torch.optim.Optimizer):
 
     def _hypers(self) -> list[AdamWHyperParams]:
         return [
-            AdamWHyperParams(float(group["lr"]), *group["betas"], group["eps"], group["weight_decay"])
+            AdamWHyperParams(float(group["lr"]), float(group["betas"][0]), float(group["betas"][1]),
+                             float(group["eps"]), float(group["weight_decay"]))
             for group in self.param_groups
         ]
 

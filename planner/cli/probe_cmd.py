@@ -68,8 +68,8 @@ def _print_event(event: ProbeEvent) -> None:
     kind, text, point = event.kind, event.text, event.point
     if kind == "point-done" and point is not None:
         if point.status == "ok":
-            text = (f"batch {point.batch_size:>5}: {point.step_time_s * 1e3:9.1f} ms/step, "
-                    f"{point.samples_per_s:10.1f} samples/s, peak {(point.peak_memory_bytes or 0) / 2**20:,.0f} MiB")
+            text = (f"batch {point.batch_size:>5}: {(point.step_time_s or 0) * 1e3:9.1f} ms/step, "
+                    f"{point.samples_per_s or 0:10.1f} samples/s, peak {(point.peak_memory_bytes or 0) / 2**20:,.0f} MiB")
         else:
             text = f"batch {point.batch_size:>5}: {point.status} ({point.reason})"
     if kind == "done":

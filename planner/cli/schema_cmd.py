@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from pydantic import BaseModel
+
 from planner.contracts import Plan, PlanRequest, ProbeReport
 
-DOCUMENTS = {"plan": Plan, "probe": ProbeReport, "request": PlanRequest}
+DOCUMENTS: dict[str, type[BaseModel]] = {"plan": Plan, "probe": ProbeReport, "request": PlanRequest}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,10 +71,14 @@ def mlm_batch_maker(source: TokenSource, seq_len: int, seed: int):
         corrupted = np.where(chosen & (roll >= 0.9), rng.integers(0, source.vocab_size, len(flat)), corrupted)
         targets = np.where(chosen, flat, IGNORE_INDEX)
         offsets_t = torch.from_numpy(offsets)
-        fixed = dict(max_len=seq_len, pad_to_multiple_of=seq_len, device=device)  # exactly seq_len columns
-        inputs = collate_tokens(torch.from_numpy(corrupted), offsets_t, pad_id=0, **fixed)
+
+        def fixed(ids: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:  # exactly seq_len columns
+            return collate_tokens(torch.from_numpy(ids), offsets_t, pad_id=pad_id, max_len=seq_len,
+                                  pad_to_multiple_of=seq_len, device=device)
+
+        inputs = fixed(corrupted, 0)
         # Collating the targets as if they were ids lays them out position for position (unshifted).
-        labels = collate_tokens(torch.from_numpy(targets), offsets_t, pad_id=IGNORE_INDEX, **fixed)
+        labels = fixed(targets, IGNORE_INDEX)
         return {
             "input_ids": inputs["input_ids"],
             "attention_mask": inputs["attention_mask"],

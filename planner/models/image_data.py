@@ -9,6 +9,8 @@ costs a gather, and `kernels.collate_images` turns them into normalised float CH
 
 from __future__ import annotations
 
+from typing import Literal
+
 import functools
 from collections.abc import Callable
 
@@ -40,7 +42,7 @@ def _shape_masks(u: np.ndarray, v: np.ndarray) -> list[np.ndarray]:
 class ShapesSource:
     """A pool of POOL labelled images of size `image` x `image`, drawn on first use."""
 
-    kind = "synthetic"
+    kind: Literal["synthetic"] = "synthetic"
 
     def __init__(self, image: int, seed: int):
         self.image = image

@@ -201,7 +201,8 @@ def _scaling(ev: Evaluation, step_model: StepTimeModel, gpus: dict[str, GpuSpec]
     """The picked candidate's GPU at every GPU count on offer, at the picked global batch."""
     gpu_name, batch = ev.offer(pick).gpu, ev.shape(pick).global_batch
     per_count: dict[int, int] = {}  # GPU count -> the cheapest candidate of that count at this batch
-    for i in np.flatnonzero(np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]):
+    for found in np.flatnonzero(np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]):
+        i = int(found)
         if ev.shape(i).global_batch != batch:
             continue
         count = ev.offer(i).gpu_count

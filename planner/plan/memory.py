@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.plan import priors
-from planner.contracts.probe import MemoryCheck, MemoryFit, ProbePoint, ProbeReport
+from planner.contracts.probe import MemoryCheck, MemoryFit, ProbePoint, ProbeReport, Provenance
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ def fit_memory(points: Iterable[ProbePoint]) -> MemoryFit | None:
     measured = [(p.batch_size, p.peak_memory_bytes) for p in points
                 if p.status == "ok" and p.memory_provenance == "measured" and p.peak_memory_bytes]
     predicted = [(p.batch_size, p.predicted_memory_bytes) for p in points if p.predicted_memory_bytes]
-    for pairs, provenance in ((measured, "fitted"), (predicted, "predicted")):
+    sources: tuple[tuple[list[tuple[int, int]], Provenance], ...] = ((measured, "fitted"), (predicted, "predicted"))
+    for pairs, provenance in sources:
         sizes = sorted({b for b, _ in pairs})
         if len(sizes) >= 2:
             smallest_fitted = sizes[-max(2, (len(sizes) + 1) // 2)]
@@ -49,7 +50,7 @@ def fit_memory(points: Iterable[ProbePoint]) -> MemoryFit | None:
     return None
 
 
-def fit_line(pairs: list[tuple[int, int]], provenance: str) -> MemoryFit:
+def fit_line(pairs: list[tuple[int, int]], provenance: Provenance) -> MemoryFit:
     """Least-squares M(B) through (batch, bytes) pairs."""
     b = np.array([p[0] for p in pairs], dtype=np.float64)
     m = np.array([p[1] for p in pairs], dtype=np.float64)
@@ -107,13 +108,12 @@ def memory_check(points: list[ProbePoint], fit: MemoryFit | None, capacity_bytes
     predicted = fit.largest_batch(capacity_bytes)
     errors = [abs(p.predicted_memory_bytes - p.peak_memory_bytes) / p.peak_memory_bytes for p in ok
               if p.predicted_memory_bytes and p.peak_memory_bytes and p.memory_provenance == "measured"]
-    reached = first_oom is not None and last_ok is not None
     return MemoryCheck(
         capacity_bytes=capacity_bytes,
         predicted_largest_batch=predicted,
         last_ok_batch=last_ok,
         first_oom_batch=first_oom.batch_size if first_oom else None,
-        relative_error=(predicted - last_ok) / last_ok if reached else None,
+        relative_error=(predicted - last_ok) / last_ok if first_oom is not None and last_ok is not None else None,
         # A CUDA OOM carries no peak figure but is itself a measurement.
         boundary_provenance=None if first_oom is None else (first_oom.memory_provenance or "measured"),
         trace_max_relative_error=max(errors, default=None),

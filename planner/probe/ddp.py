@@ -116,7 +116,7 @@ def run_ddp_probe(config: ProbeConfig, device: torch.device, batch_sizes: list[i
     Raises BadInput (a rank found the user's model or options wrong), ProbeFailed (a rank or
     torchrun failed) or Cancelled (`cancel` was set: the ranks are stopped).
     """
-    request = DdpRequest(config=config, device_type=device.type, batch_sizes=batch_sizes,
+    request = DdpRequest(config=config, device_type="cuda" if device.type == "cuda" else "cpu", batch_sizes=batch_sizes,
                          noise_deadline=noise_deadline)
     with tempfile.TemporaryDirectory(prefix="batchfit-ddp-") as tmp:
         out_dir = Path(tmp)

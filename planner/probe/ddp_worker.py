@@ -35,7 +35,7 @@ from planner.models.bundle import Batch
 from planner.models.messages import one_line
 from planner.models.registry import load_model
 from planner.probe.ddp import RESULT_FILE, DdpReply, DdpRequest, RankError, backend_for
-from planner.probe.noise import LOSS_WINDOW, MIN_STEPS, NoiseScaleEstimator, recent_loss, set_learning_rate
+from planner.probe.noise import LOSS_WINDOW, MIN_STEPS, NoiseScaleEstimator, set_learning_rate
 from planner.probe.step import TrainStep
 
 # Longer than the other ranks wait for rank 0's single-rank phase; a hung collective fails after it.
@@ -66,7 +66,9 @@ def local_norm_hook(state: LocalNorm, bucket: dist.GradBucket) -> torch.futures.
     """DDP's default hook (average over the ranks), after adding the bucket's local Σg² when measuring."""
     if state.measuring:
         state.sqnorm += bucket.buffer().float().square().sum()
-    return allreduce_hook(dist.group.WORLD, bucket)
+    world = dist.group.WORLD
+    assert world is not None  # the process group is up before DDP wraps the model
+    return allreduce_hook(world, bucket)
 
 
 def _seed_global_rngs() -> None:
@@ -181,7 +183,7 @@ class RankProbe:
             norms.start()
             losses.append(step.forward_backward(self._own_batch(step, batch_size)).float())
             local_sq.append(norms.stop())
-            global_sq.append(sum(p.grad.float().square().sum() for p in grads if p.grad is not None))
+            global_sq.append(torch.stack([p.grad.float().square().sum() for p in grads if p.grad is not None]).sum())
             step.optimizer_step()
         per_step = torch.stack([torch.stack(local_sq), torch.stack(losses)])
         dist.all_reduce(per_step)
@@ -209,7 +211,7 @@ class RankProbe:
             dist.all_reduce(loss)  # every rank sees the same mean, so they stop together
             losses.append(loss.item() / self.world)
             target = c.noise_target_loss
-            if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
+            if target is not None and len(losses) >= LOSS_WINDOW and float(np.mean(losses[-LOSS_WINDOW:])) <= target:
                 return done + 1
         return c.noise_train_steps
 

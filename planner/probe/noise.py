@@ -191,7 +191,7 @@ def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, l
             losses.append(_one_step(step, params, accums, b_small, k, cancel).loss)
             if (done + 1) % every == 0:
                 say(f"noise scale: trained {done + 1}/{total} steps, loss {recent_loss(losses):.4g}")
-            if target is not None and len(losses) >= LOSS_WINDOW and recent_loss(losses) <= target:
+            if target is not None and len(losses) >= LOSS_WINDOW and float(np.mean(losses[-LOSS_WINDOW:])) <= target:
                 say(f"noise scale: loss {recent_loss(losses):.4g} reached {target:g} after {done + 1} steps")
                 return "target loss"
         return None
@@ -268,7 +268,7 @@ def _one_step(step: TrainStep, params: list[torch.nn.Parameter], accums: list[to
         live = [i for i, p in enumerate(params) if p.grad is not None]
         for i in live:
             touched[i] = True
-        grads = [params[i].grad.contiguous() for i in live]
+        grads = [g.contiguous() for g in (params[i].grad for i in live) if g is not None]
         if denominators is not None:
             pre_small_sq.append(_sqnorm(grads, [denominators[i] for i in live]))
         # Each micro-batch loss is a mean over its samples, so its gradient is g_small.

@@ -18,6 +18,8 @@ bench/noise_band_coverage.py measures the coverage on a task with a known answer
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,7 +162,7 @@ class NoiseScaleEstimator:
             return self._unresolved(f"the tr(Σ) estimate is {trace:.3g} <= 0, no gradient noise seen; "
                                     f"B_noise is likely below {self.b_small}")
         b_simple = trace / g_sq
-        common = {"b_simple": b_simple, "b_small": self.b_small, "b_big": self.b_big, "steps": self.steps,
+        common: dict[str, Any] = {"b_simple": b_simple, "b_small": self.b_small, "b_big": self.b_big, "steps": self.steps,
                   "provenance": "measured", "grad_sqnorm": g_sq, "trace_sigma": trace, "ema": self.ema,
                   "reads": self.reads()}
         if self.steps < MIN_BAND_STEPS:

@@ -199,10 +199,10 @@ class _Sweep:
                 return _Stop("error", f"B={size} failed: {point.reason}", self._doublings(self._next(size)))
             if plateau is not None and previous is not None:
                 point, previous = self._settled(point, previous)
-                detail = plateau.observe(point, previous)
-                if detail:
-                    self._emit("plateau", batch_size=size, text=detail)
-                    return _Stop("plateau", detail, self._doublings(self._next(size)))
+                flat = plateau.observe(point, previous)
+                if flat:
+                    self._emit("plateau", batch_size=size, text=flat)
+                    return _Stop("plateau", flat, self._doublings(self._next(size)))
             if self.config.max_batch is not None and size >= self.config.max_batch:
                 return _Stop("max-batch", f"reached max_batch={self.config.max_batch}")
             size, previous = self._next(size), point
@@ -323,7 +323,7 @@ class _Sweep:
         top = self.config.max_batch
         if top is None:
             return [size]
-        sizes = []
+        sizes: list[int] = []
         while size <= top and (not sizes or size > sizes[-1]):
             sizes.append(size)
             size = min(size * 2, top)
