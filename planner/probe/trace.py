@@ -110,8 +110,8 @@ def set_checkpointing(model: nn.Module, checkpointing: Checkpointing) -> None:
     kwargs: dict[str, Any] = {"use_reentrant": False}
     if checkpointing == "selective":
         kwargs["context_fn"] = partial(create_selective_checkpoint_contexts, _policy)
-    enable = getattr(model, "gradient_checkpointing_enable")  # a PreTrainedModel method
-    enable(gradient_checkpointing_kwargs=kwargs)
+    hf_model: Any = model  # a PreTrainedModel, which has the method
+    hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 @contextmanager
@@ -131,7 +131,7 @@ def _unpacked_sequences() -> Iterator[None]:
     """Each traced sample is one whole sequence, as in the real run. transformers looks for packed
     sequences in the position ids, and on fake tensors cannot read them, so it would build an
     explicit mask and attention would run (and be counted) non-causal; say there are none."""
-    masking = importlib.import_module("transformers.masking_utils")
+    masking: Any = importlib.import_module("transformers.masking_utils")
     find = masking.find_packed_sequence_indices
     masking.find_packed_sequence_indices = lambda position_ids: None
     try:
