@@ -411,10 +411,17 @@ class _Sweep:
             return fit
         traced: list[tuple[int, int]] = []
         size = ok[-1][0]
+        trace_s = 0.0
         try:
             while len(traced) < 2 or traced[-1][1] < ACTIVATIONS_DOMINATE * ok[0][1]:
                 size *= 2
+                if time.perf_counter() - self.began + trace_s > self.config.time_limit_s:
+                    self.warnings.append("memory traces of larger batches stopped at the time limit: "
+                                         "fitted on the measured peaks")
+                    return fit
+                began = time.perf_counter()
                 predicted = self._predict(size) if size <= MAX_TRACED_BATCH else None
+                trace_s = time.perf_counter() - began  # the next, larger trace takes at least as long
                 if predicted is None:
                     return fit
                 traced.append((size, predicted))

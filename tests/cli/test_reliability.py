@@ -283,3 +283,17 @@ def test_a_price_csv_with_an_excel_bom_loads(tmp_path, capsys):
                                         + "\r\n").encode())
     assert main(["quotes", "--prices", str(mine), "--gpu", "GH200", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["quotes"]
+
+
+# -- the time limit -------------------------------------------------------------------------
+
+def test_the_time_limit_bounds_the_whole_probe_memory_traces_included():
+    from planner.contracts.probe_config import ProbeConfig
+    from planner.probe import run_probe
+
+    limit = 4.0
+    began = time.perf_counter()
+    report = run_probe(ProbeConfig(model="gpt-tiny", device="cpu", time_limit_s=limit, plateau_gain=-1))
+    elapsed = time.perf_counter() - began
+    slowest_step = max(p.step_time_s or 0.0 for p in report.points)
+    assert elapsed <= max(1.1 * limit, limit + slowest_step) + 2.0, (elapsed, report.warnings)  # + model build
