@@ -174,16 +174,27 @@ def _traced_summary(report: ProbeReport) -> str:
     lines = [f"{report.model.id}: {report.model.params / 1e6:,.1f} M params traced at seq {report.model.seq_len} "
              f"({trace.method}; {trace.seconds:.1f} s)"]
     for m in trace.modes:
-        lines.append(f"  {m.checkpointing:>9} checkpointing: {m.flops_per_sample:.3g} FLOPs/sample, "
-                     f"activations {m.activation_bytes_per_sample / 1e9:,.2f} GB/sample (traced)")
+        lines.append(f"  {m.checkpointing:>9} checkpointing: {m.flops_per_sample:.3g} FLOPs/sample"
+                     f"{_attention_part(m.flops_per_sample, m.attention_flops_per_sample)}, activations {m.activation_bytes_per_sample / 1e9:,.2f} GB/sample (traced)")
     return "\n".join(lines) + "\n"
 
 
+def _attention_part(total: float, attention: float | None) -> str:
+    """' (attention X, matmuls and the rest)', or nothing when attention was not counted."""
+    if attention is None or total <= 0:
+        return ""
+    return f" (attention {attention:.3g}, {attention / total:.1%}; matmuls and the rest {total - attention:.3g})"
+
+
 def _extras(report: ProbeReport) -> list[str]:
-    """Summary lines for the noise scale and the DDP probe, when they ran."""
+    """Summary lines for the FLOP count, the noise scale and the DDP probe, when they ran."""
     from planner.probe.noise import band_text, format_batch
 
     lines = []
+    model = report.model
+    if model.flops_per_sample:
+        lines.append(f"FLOPs/sample (forward + backward): {model.flops_per_sample:.3g}"
+                     f"{_attention_part(model.flops_per_sample, model.attention_flops_per_sample)}")
     ddp_noise = report.ddp.noise_scale if report.ddp else None
     for label, noise in (("noise scale", report.noise_scale), ("DDP noise scale", ddp_noise)):
         if noise:

@@ -41,7 +41,8 @@ def _fields_added(doc: Document) -> Document:
     Candidate.hours_range / cost_range / data_ratio (None: not computed), meets_data (True),
     StatisticalEfficiency.b_noise_range (None).
     request 2: precision "fp16", tf32_matmul (False: torch's default), target_loss, max_samples,
-    max_epochs (None: no target, no cap); a workload's dataset_size may stand without epochs."""
+    max_epochs (None: no target, no cap); a workload's dataset_size may stand without epochs.
+    probe 4: ModelInfo / TracedMode.attention_flops_per_sample (None: not counted)."""
     return dict(doc)
 
 
@@ -52,7 +53,7 @@ def _probe_2_to_3(doc: Document) -> Document:
 
 # kind -> {version v: the function that turns a version-v document into a version v+1 one}
 MIGRATIONS: dict[Kind, dict[int, Migration]] = {
-    "probe": {1: _fields_added, 2: _probe_2_to_3},
+    "probe": {1: _fields_added, 2: _probe_2_to_3, 3: _fields_added},
     "plan": {1: _fields_added},
     "request": {1: _fields_added},
 }

@@ -14,7 +14,7 @@ from planner.contracts.layout import Checkpointing
 from planner.contracts.request import Precision
 from planner.contracts.settings import Strict
 
-PROBE_SCHEMA_VERSION = 3  # 2: tf32 fields; 3: `interrupted` (planner/contracts/migrate.py)
+PROBE_SCHEMA_VERSION = 4  # 2: tf32 fields; 3: `interrupted`; 4: attention FLOPs (planner/contracts/migrate.py)
 
 PointStatus = Literal["ok", "oom", "error", "skipped"]
 Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived", "traced"]
@@ -59,6 +59,8 @@ class ModelInfo(Strict):
     seq_len: int | None = Field(default=None, description="tokens per sample for sequence models")
     flops_per_sample: float | None = Field(default=None, description="forward + backward FLOPs for one sample")
     flops_provenance: Provenance | None = None
+    attention_flops_per_sample: float | None = Field(
+        default=None, ge=0, description="the part of flops_per_sample in attention scores and values (None: not counted)")
     conv_flops_fraction: float | None = Field(
         default=None, ge=0, le=1, description="share of the FLOPs in convolutions (they run far below peak in eager mode)")
     data: DataInfo
@@ -244,6 +246,8 @@ class TracedMode(Strict):
 
     checkpointing: Checkpointing
     flops_per_sample: float = Field(description="forward + backward FLOPs, recomputation included")
+    attention_flops_per_sample: float | None = Field(
+        default=None, ge=0, description="the part of flops_per_sample in attention (None: not counted)")
     activation_bytes_per_sample: float = Field(description="bytes the step's peak grows by per sample")
     transient_bytes: float = Field(
         default=0.0, description="the step's batch-independent temporaries beyond weights, gradients and optimizer state")

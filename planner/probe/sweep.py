@@ -56,7 +56,7 @@ from planner.probe.device import (
     resolve_device,
     software_info,
 )
-from planner.probe.flops import flops_per_sample
+from planner.probe.flops import FlopCount, count_flops
 from planner.probe.memtrace import predict_step_peak
 from planner.probe.noise import choose_b_small, noise_phase
 from planner.probe import plateau as throughput
@@ -371,10 +371,11 @@ class _Sweep:
         try:
             # Counted on the CPU: FLOPs depend on shapes only, and the parent of isolated
             # workers must not open a CUDA context of its own.
-            flops, conv_share = flops_per_sample(self.bundle, torch.device("cpu"))
+            count: FlopCount | None = count_flops(self.bundle, torch.device("cpu"))
         except Exception as exc:
-            flops, conv_share = None, None
+            count = None
             self.warnings.append(f"FLOP count failed ({one_line(exc)}); no MFU")
+        flops = count.per_sample if count else None
         return ModelInfo(
             id=self.bundle.id,
             params=sum(p.numel() for p in params),
@@ -383,7 +384,8 @@ class _Sweep:
             seq_len=self.bundle.seq_len,
             flops_per_sample=flops or None,
             flops_provenance="measured" if flops else None,
-            conv_flops_fraction=conv_share if flops else None,
+            attention_flops_per_sample=count.attention_per_sample if count and flops else None,
+            conv_flops_fraction=count.conv_share if count and flops else None,
             data=DataInfo(kind=self.bundle.data_kind, source=self.bundle.data_source),
         )
 

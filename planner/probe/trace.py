@@ -67,6 +67,7 @@ TRACE_DEPTHS = (1, 2)
 class StepTrace:
     flops: float
     activation_bytes: float  # peak live bytes above the weights and the batch
+    attention_flops: float  # the part of flops in scaled_dot_product attention
 
 
 class ExactLiveBytes(LiveBytes):
@@ -156,7 +157,10 @@ def trace_step(model: nn.Module, mode: FakeTensorMode, batch: int, seq_len: int)
         with _drop_grads(model), ExactLiveBytes(resident) as live:
             base = live.current
             model(input_ids=ids, labels=ids).loss.backward()
-    return StepTrace(flops=float(counter.get_total_flops()), activation_bytes=float(live.peak - base))
+    by_op = counter.get_flop_counts().get("Global", {})
+    attention = sum(n for op, n in by_op.items() if "scaled_dot_product" in str(op))
+    return StepTrace(flops=float(counter.get_total_flops()), activation_bytes=float(live.peak - base),
+                     attention_flops=float(attention))
 
 
 def _traced_model(config: Any, dtype: torch.dtype, checkpointing: Checkpointing) -> tuple[nn.Module, FakeTensorMode]:
@@ -192,8 +196,9 @@ def trace_mode(config: Any, seq_len: int, dtype: torch.dtype, checkpointing: Che
         return s1 + extra * (s2 - s1), c1 + extra * (c2 - c1)
 
     flops, _ = extrapolate("flops")
+    attention, _ = extrapolate("attention_flops")
     activation, transient = extrapolate("activation_bytes")
-    return TracedMode(checkpointing=checkpointing, flops_per_sample=flops,
+    return TracedMode(checkpointing=checkpointing, flops_per_sample=flops, attention_flops_per_sample=attention,
                       activation_bytes_per_sample=activation, transient_bytes=max(0.0, transient))
 
 
@@ -237,7 +242,7 @@ def _report(source: str, config: Any, seq_len: int, params: int, trainable: int,
     none = trace.mode("none") or trace.modes[0]
     model = ModelInfo(id=hf.config_id(source, config), params=params, trainable_params=trainable,
                       param_tensors=tensors, seq_len=seq_len, flops_per_sample=none.flops_per_sample,
-                      flops_provenance="traced",
+                      flops_provenance="traced", attention_flops_per_sample=none.attention_flops_per_sample,
                       data=DataInfo(kind="synthetic", source=f"token ids, {seq_len} per sample (traced, no data read)"))
     # The report's own memory line is one GPU's, no layout: weights, gradients, optimizer state.
     states = parallel.state_memory(parallel.ModelStates(

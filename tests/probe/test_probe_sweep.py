@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import planner.probe.sweep
+from planner.cli.probe_cmd import _extras
 from planner.errors import BadInput, ProbeFailed
 from planner.models import load_model
 from planner.probe import ProbeEvent, predict_step_peak, run_probe
@@ -144,6 +145,10 @@ def test_report_records_settings_software_and_provenance(fast_config):
     assert report.software.torch and report.software.batchfit
     assert report.model.data.kind == "real" and "stdlib" in report.model.data.source
     assert report.model.flops_provenance == "measured" and report.model.flops_per_sample > 0
+    # gpt-tiny is causal: attention is counted apart, a part of the total and not all of it
+    assert 0 < report.model.attention_flops_per_sample < report.model.flops_per_sample
+    flops_line = next(line for line in _extras(report) if line.startswith("FLOPs/sample"))
+    assert f"attention {report.model.attention_flops_per_sample:.3g}" in flops_line
     assert all(p.memory_provenance == "measured" and p.achieved_tflops > 0 for p in report.ok_points())
     # at B <= 2 gpt-tiny's peak is the optimizer step's: the line comes from traces of larger batches
     assert report.memory_fit.provenance == "predicted"

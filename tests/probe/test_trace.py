@@ -60,6 +60,9 @@ def test_trace_matches_a_real_cpu_step(tiny, checkpointing):
     mode = report.trace.mode(checkpointing)
     flops, peak = real_step(tiny, checkpointing, batch=3)
     assert 3 * mode.flops_per_sample == flops  # exact: extrapolated from depths 1-2 to 4 layers
+    assert 0 < mode.attention_flops_per_sample < mode.flops_per_sample  # causal attention, counted apart
+    if checkpointing == "none":
+        assert report.model.attention_flops_per_sample == mode.attention_flops_per_sample
     predicted = mode.transient_bytes + 3 * mode.activation_bytes_per_sample
     assert predicted == pytest.approx(peak, rel=0.10)
 
