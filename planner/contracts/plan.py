@@ -18,6 +18,9 @@ PLAN_SCHEMA_VERSION = 2
 # A candidate training on more than this many times the requested samples is flagged in every
 # output: its larger batch buys speed with data the user may not have.
 DATA_INFLATION_FLAG = 1.2
+# One training on fewer than this many times them is flagged too: the saving rests on the
+# noise-scale read, and a read early in training (high loss, small B_noise) makes it look larger.
+DATA_SHORTFALL_FLAG = 0.5
 
 Policy = Literal["cheapest-within-deadline", "fastest-within-budget", "knee"]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from planner.plan import priors
 from planner.plan.shapes import Shape, ShapeBook
-from planner.contracts.plan import DATA_INFLATION_FLAG, Candidate, Exclusion
+from planner.contracts.plan import DATA_INFLATION_FLAG, DATA_SHORTFALL_FLAG, Candidate, Exclusion
 from planner.contracts.request import PlanRequest
 from providers.schema import Offer
 
@@ -173,11 +173,16 @@ def candidate(ev: Evaluation, i: int, seq_len: int | None = None) -> Candidate:
 
 
 def _data_notes(ev: Evaluation, i: int, ratio: float) -> list[str]:
-    """The data-inflation flag and the data cap, in words."""
+    """The data-inflation and data-shortfall flags and the data cap, in words."""
     notes = []
     if ratio > DATA_INFLATION_FLAG:
         notes.append(f"trains on {ratio:.2g}x the requested samples ({ev.samples[i]:,.0f} vs "
                      f"{ev.requested_samples:,.0f}): more data than asked")
+    elif ratio < DATA_SHORTFALL_FLAG:
+        notes.append(f"trains on {ratio:.2g}x the reference run's samples ({ev.samples[i]:,.0f} vs "
+                     f"{ev.requested_samples:,.0f}): far fewer, because the noise-scale read says a batch this "
+                     "small needs less data; a read early in training makes small batches look cheap, "
+                     "so give --target-loss (or --noise-scale from a read near it)")
     if not ev.meets_data[i] and ev.samples_cap is not None:
         notes.append(f"infeasible: needs {ev.samples[i]:,.0f} samples (at the worse end of the B_noise range "
                      f"when there is one), more than the {ev.samples_cap:,.0f} that exist (--max-samples / --max-epochs)")

@@ -98,6 +98,19 @@ def test_inflated_data_is_flagged_in_every_output(request_, report, catalog: Cat
     assert "| limits |" in render_markdown(plan) and "limits" in render_table(plan)
 
 
+def test_far_fewer_samples_than_the_reference_run_are_flagged_with_the_early_read_caveat(request_, report, catalog):
+    # B0 = 64, N0 = 1e6, B_noise = 16: E(B)/N0 = (1 + B/16) / 5, 0.3 at B = 8, 0.6 at B = 32
+    plan = build_plan(request_with(request_, noise_scale=16.0), report, catalog)
+    by_batch = {c.global_batch: c for c in plan.candidates}
+    assert 8 in by_batch and by_batch[8].data_ratio == pytest.approx(0.3, rel=1e-3)
+    note = next(n for n in by_batch[8].notes if "reference run's samples" in n)
+    assert note.startswith("trains on 0.3x the reference run's samples (300,000 vs 1,000,000)")
+    assert "early in training" in note and "--target-loss" in note
+    flagged = [c for c in plan.candidates if any("reference run's samples" in n for n in c.notes)]
+    assert flagged and all(c.data_ratio is not None and c.data_ratio < 0.5 for c in flagged)
+    assert any(c.data_ratio is not None and 0.5 <= c.data_ratio <= 1.2 for c in plan.candidates)
+
+
 def test_a_data_cap_makes_larger_candidates_infeasible_with_the_reason(request_, report, catalog: Catalog):
     request = request_with(request_, noise_scale=16.0, max_samples=2_000_000)
     plan = build_plan(request, report, catalog)
