@@ -113,7 +113,7 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
     if report.interrupted and not allow_partial:
         raise Interrupted(partial_summary(report, out) + "; add --allow-partial to plan from them",
                           interrupts.exit_code())
-    if not report.ok_points():
+    if not report.ok_points() and report.trace is None:
         raise ProbeFailed(f"no batch size ran ({report.stop_reason}); see the points above")
     return report
 

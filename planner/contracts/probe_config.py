@@ -55,6 +55,10 @@ class ProbeConfig(Strict):
     log_path: Path | None = Field(default=None, description="JSONL log, one line per finished point")
     resume: bool = setting(False, flag="--resume", help="continue an interrupted sweep from its point log")
     fresh: bool = setting(False, flag="--fresh", help="start over: replace the points an earlier run logged")
+    trace_only: bool = setting(
+        False, flag="--trace-only",
+        help="take no real step: trace the model on fake tensors (FLOPs, activation and optimizer memory) and "
+             "report that; a model that cannot fit the memory is traced so without this flag")
     isolate: bool = setting(False, flag="--isolate", help="run each point in its own subprocess")
     noise_steps: int = setting(
         0, flag="--noise-steps", metavar="N", ge=0,

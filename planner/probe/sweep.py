@@ -63,6 +63,7 @@ from planner.probe import plateau as throughput
 from planner.probe.point import MIB, Cancelled, measure_point
 from planner.probe.pointlog import PointLog
 from planner.probe.step import TrainStep, optimizer_choice
+from planner.probe.trace_bundle import state_bytes, trace_bundle
 from planner.probe.worker import run_isolated
 
 EventSink = Callable[[ProbeEvent], None]
@@ -80,7 +81,25 @@ def run_probe(config: ProbeConfig, on_event: EventSink | None = None,
     "interrupted" / "cancelled"). Raises BadInput for a wrong model reference, data or option,
     and ProbeFailed when the sweep ended without a single ok point.
     """
-    return _Sweep(config, on_event, cancel).run()
+    if config.trace_only:
+        return _traced(config, "--trace-only", on_event)
+    sweep = _Sweep(config, on_event, cancel)
+    why = sweep.cannot_fit()
+    if why is not None:
+        return _traced(config, why, on_event, sweep)
+    return sweep.run()
+
+
+def _traced(config: ProbeConfig, why: str, on_event: EventSink | None, sweep: _Sweep | None = None) -> ProbeReport:
+    """The traced report instead of a sweep; the reason is said on the event stream (stderr) too."""
+    if on_event is not None:
+        on_event(ProbeEvent(kind="message", text=f"tracing {config.model} on fake tensors, no real step: {why}",
+                            elapsed_s=0.0, fraction_done=0.0))
+    report = trace_bundle(config, why, sweep.bundle if sweep else None)
+    if on_event is not None:
+        on_event(ProbeEvent(kind="done", text=report.stop_reason, elapsed_s=report.trace.seconds if report.trace else 0.0,
+                            fraction_done=1.0))
+    return report
 
 
 @dataclass
@@ -122,6 +141,22 @@ class _Sweep:
         self.log = PointLog(config.log_path, self._fingerprint(), config.resume, config.fresh) if config.log_path else None
         if self.log and self.log.previous:
             self.warnings.append(f"resumed {len(self.log.previous)} point(s) from {config.log_path}")
+
+    def cannot_fit(self) -> str | None:
+        """Why no step can run within the memory (weights + gradients + AdamW state, or the first
+        point's traced peak, over it), or None when the first point may fit."""
+        capacity = self.cap or self.device_info.memory_bytes
+        if capacity is None:
+            return None
+        states = state_bytes(self.bundle)
+        if states > capacity:
+            return (f"weights, gradients and optimizer state alone take {states / MIB:,.0f} MiB, "
+                    f"over the {capacity / MIB:,.0f} MiB memory")
+        first = self._predict(self.config.start_batch)
+        if first is not None and first > capacity:
+            return (f"the first point (batch {self.config.start_batch}) peaks at {first / MIB:,.0f} MiB, "
+                    f"over the {capacity / MIB:,.0f} MiB memory")
+        return None
 
     # -- the sweep ---------------------------------------------------------------------------
 

@@ -233,17 +233,21 @@ def trace_config(source: str, seq_len: int | None, precision: Precision = "bf16"
     trace = ModelTrace(source=source, method=method, compute_dtype=precision, layers=layers, units=units.count,
                        largest_unit_params=units.largest_params, root_params=units.root_params, optimizer=optimizer,
                        optimizer_state_bytes=state_bytes, seconds=time.perf_counter() - start, modes=traced)
-    return _report(source, config, seq, params, trainable, tensors, precision, trace)
-
-
-def _report(source: str, config: Any, seq_len: int, params: int, trainable: int, tensors: int,
-            precision: Precision, trace: ModelTrace) -> ProbeReport:
-    """A report with no measured point: every figure `traced`, the memory line the single-GPU one."""
     none = trace.mode("none") or trace.modes[0]
     model = ModelInfo(id=hf.config_id(source, config), params=params, trainable_params=trainable,
-                      param_tensors=tensors, seq_len=seq_len, flops_per_sample=none.flops_per_sample,
+                      param_tensors=tensors, seq_len=seq, flops_per_sample=none.flops_per_sample,
                       flops_provenance="traced", attention_flops_per_sample=none.attention_flops_per_sample,
-                      data=DataInfo(kind="synthetic", source=f"token ids, {seq_len} per sample (traced, no data read)"))
+                      data=DataInfo(kind="synthetic", source=f"token ids, {seq} per sample (traced, no data read)"))
+    return traced_report(model, precision, trace, [
+        f"{source} was traced, not run: step times come from the FLOPs and stated priors, "
+        "memory from the trace and the layout's formulas"])
+
+
+def traced_report(model: ModelInfo, precision: Precision, trace: ModelTrace, warnings: list[str]) -> ProbeReport:
+    """A report with no measured point: every figure `traced`, the memory line the single-GPU one.
+    Shared by Hugging Face configs and by presets or factories traced instead of run (trace_bundle.py)."""
+    none = trace.mode("none") or trace.modes[0]
+    params, trainable = model.params, model.trainable_params
     # The report's own memory line is one GPU's, no layout: weights, gradients, optimizer state.
     states = parallel.state_memory(parallel.ModelStates(
         params=params, trainable=trainable, optimizer_bytes=trace.optimizer_state_bytes,
@@ -264,6 +268,5 @@ def _report(source: str, config: Any, seq_len: int, params: int, trainable: int,
         memory_fit=MemoryFit(static_bytes=static, per_sample_bytes=none.activation_bytes_per_sample,
                              points_used=0, max_relative_residual=0.0, provenance="traced"),
         trace=trace,
-        warnings=[(f"{source} was traced, not run: step times come from the FLOPs and stated priors, "
-                   "memory from the trace and the layout's formulas")],
+        warnings=warnings,
     )
