@@ -33,6 +33,7 @@ def test_traced_flops_are_the_measured_reports(traced):
     assert measured.ok_points() and measured.trace is None
     assert traced.model.flops_per_sample == measured.model.flops_per_sample
     assert traced.trace.modes[0].flops_per_sample == measured.model.flops_per_sample
+    assert traced.model.attention_flops_per_sample == measured.model.attention_flops_per_sample
     assert traced.model.params == measured.model.params
 
 
