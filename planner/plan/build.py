@@ -21,7 +21,7 @@ from planner.contracts.probe import MemoryFit, NoiseScale, ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.plan.efficiency import SampleModel
 from planner.errors import BadInput, ProbeFailed
-from planner.plan.candidates import Evaluation, candidate, evaluate, judged_at_both_ends
+from planner.plan.candidates import Evaluation, candidate, evaluate, judged_at_both_ends, widened_by_step_error
 from planner.plan.gpu_match import match_local_gpu
 from planner.plan.lr import lr_assumptions
 from planner.plan.memory import memory_fit_of
@@ -129,6 +129,17 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
                "a step is never faster than its host work")
     out.append(samples.describe().explanation)
     return out
+
+
+def _step_error_assumptions(ev: Evaluation) -> list[str]:
+    """The step-time error band, when some candidate's step time rests on the cross-GPU prior."""
+    errors = {ev.shape(i).step_error for i in range(len(ev))} - {0.0}
+    if not errors:
+        return []
+    return [f"hours and dollars ranges widened by ±{max(errors):.0%} for step times from the cross-GPU prior "
+            "(the bench's leave-one-source-out median error), about the same for dollars (billing rounds); "
+            "step times measured or fitted on this GPU are not widened; deadline and budget are judged "
+            "without the band"]
 
 
 def _precision_assumption(model: StepTimeModel) -> str:
@@ -265,6 +276,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     if span is not None and span.low != span.high:
         ends = [evaluate_at(SampleModel(request.reference.batch_size, reference_samples, b)) for b in (span.low, span.high)]
         ev = judged_at_both_ends(ev, ends[0], ends[1], request)
+    ev = widened_by_step_error(ev)
 
     cols = Columns(ev.hours, ev.cost, ev.meets_deadline, ev.meets_budget, ev.meets_data)
     front = pareto_front(ev.hours, ev.cost)
@@ -295,7 +307,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
                                                           reference_samples),
         scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
         assumptions=_assumptions(step_model, sample_model) + _range_assumptions(span, request)
-        + lr_assumptions(request.reference),
+        + _step_error_assumptions(ev) + lr_assumptions(request.reference),
         warnings=warnings,
         price_tables=catalog.tables,
     )

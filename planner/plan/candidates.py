@@ -110,6 +110,19 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
     )
 
 
+def widened_by_step_error(ev: Evaluation) -> Evaluation:
+    """Hours and dollars ranges widened by each candidate's step-time error band e: the low end
+    times (1 - e), the high end times (1 + e); a candidate without a B_noise range starts from its
+    central figure. The limits stay judged as before: the band is a stated error, not a worst case."""
+    error = np.array([ev.shape(i).step_error for i in range(len(ev))], dtype=float).reshape(-1, 1)
+    if not error.any():
+        return ev
+    hours = ev.hours_range if ev.hours_range is not None else np.stack([ev.hours, ev.hours], axis=1)
+    cost = ev.cost_range if ev.cost_range is not None else np.stack([ev.cost, ev.cost], axis=1)
+    scale = np.hstack([1 - error, 1 + error])
+    return replace(ev, hours_range=hours * scale, cost_range=cost * scale)
+
+
 def judged_at_both_ends(central: Evaluation, low: Evaluation, high: Evaluation, request: PlanRequest) -> Evaluation:
     """`central`'s candidates with hours and dollars as ranges over the B_noise ends (the same
     offers and shapes, so the rows align), each limit judged at the end worse for it."""

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from planner.plan import priors
+from planner.plan import fitted_priors, priors
 from planner.contracts.layout import Checkpointing, Layout, MemoryBreakdown
 from planner.contracts.plan import Exclusion, LrChoice
 from planner.contracts.probe import MemoryFit, Provenance
@@ -61,6 +61,9 @@ class Shape:
     memory: MemoryBreakdown | None = None
     comm_bytes: float = 0.0
     comm_exposed_s: float = 0.0
+    # relative error band of step_time_s: the cross-GPU prior's leave-one-source-out median when the
+    # step time rests on it, 0 when measured or fitted on this very GPU
+    step_error: float = 0.0
 
     @property
     def compute_seconds(self) -> float:
@@ -141,6 +144,7 @@ class ShapeBook:
                 precision=precision,
                 step_time_s=step.seconds,
                 provenance=step.provenance,
+                step_error=fitted_priors.fitted().cross_gpu_median if step.basis else 0.0,
                 steps=steps,
                 samples=float(steps * batch),
                 memory_bytes=option.bytes_at(micro),
