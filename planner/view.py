@@ -111,7 +111,7 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
             c.step_time_provenance),
         Row("steps", f"{c.steps:,} for {c.samples:,.0f} samples", plan.statistical_efficiency.mode),
         Row("time", f"{hours_text(c.hours)} h" + _range(c.hours_range, hours_text), "steps × step time"
-            + (", range over the B_noise range" if c.hours_range else "")),
+            + (_range_basis(plan) if c.hours_range else "")),
         Row("cost", f"{money(c.cost_usd)}" + _range(c.cost_range, money) + f" at ${c.price_per_hour:,.2f}/h", note(c)),
         Row("limits", ("meets the deadline" if c.meets_deadline else "misses the deadline") + ", "
             + ("within the budget" if c.meets_budget else "over the budget")
@@ -146,6 +146,13 @@ def layout_text(c: Candidate) -> str:
         text += (f"; {c.comm_bytes_per_step / 1e9:,.1f} GB sent per GPU per step, "
                  f"{c.comm_exposed_s * 1e3:,.0f} ms of it not hidden")
     return text
+
+
+def _range_basis(plan: Plan) -> str:
+    """What a candidate's hours range spans: the B_noise range, a prior step time's error band, or both."""
+    if plan.statistical_efficiency.b_noise_range is None:
+        return ", range: the step-time error band (see assumptions)"
+    return ", range over the B_noise range (and any step-time error band)"
 
 
 def _gb(n: float) -> str:
