@@ -110,6 +110,8 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
             report = run_probe(config, on_event=_print_event)
             save_probe_report(report, out)
         sys.stderr.write(f"probe: report saved to {out}\n")
+    for warning in report.warnings:  # e.g. --kernels triton on a CPU runs the torch references
+        sys.stderr.write(f"probe: warning: {warning}\n")
     if report.interrupted and not allow_partial:
         raise Interrupted(partial_summary(report, out) + "; add --allow-partial to plan from them",
                           interrupts.exit_code())

@@ -187,3 +187,11 @@ def test_ctrl_c_still_writes_what_was_measured(tmp_path):
     report = ProbeReport.model_validate_json(out.read_text())
     assert report.stop_reason == "interrupted"
     assert report.ok_points()
+
+
+def test_probe_warnings_reach_stderr():
+    """--kernels triton on a CPU runs the torch references: the probe must say so, not only the report."""
+    result = batchfit("probe", "--model", "mlp", "--device", "cpu", "--kernels", "triton", "--max-batch", "2",
+                      "--noise-steps", "0")
+    assert result.returncode == 0, result.stderr
+    assert "probe: warning: Triton kernels need CUDA" in result.stderr
