@@ -117,11 +117,14 @@ COLUMNS: tuple[Column, ...] = (
            numeric=True),
     Column("memory", "GB/GPU", lambda r: f"{r.candidate.memory_per_gpu_bytes / 1e9:.1f}",
            lambda c: c.memory_per_gpu_bytes, 6, "m", numeric=True),
+    Column("layout", "Layout", lambda r: r.candidate.layout, lambda c: c.layout, 6, "o"),
+    Column("checkpointing", "Ckpt", lambda r: r.candidate.checkpointing, lambda c: c.checkpointing, 9, "e"),
     Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
 """Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
 Prec (the candidate's precision), Hours range (at both ends of the plausible noise scale), Data (samples over those asked for; ! past
-the flag), $/h, Step ms and GB/GPU show on wide terminals only (the Why tab has them at any width)."""
+the flag), $/h, Step ms, GB/GPU, Layout (ddp, zero1, zero2, fsdp) and Ckpt (activation checkpointing) show on wide
+terminals only (the Why tab has them at any width)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}
 

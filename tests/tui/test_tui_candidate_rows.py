@@ -35,3 +35,18 @@ def test_instance_names_keep_the_spot_suffix() -> None:
 @pytest.mark.parametrize(("days", "text"), [(0, "today"), (45, "45 d"), (203, "6 mo")])
 def test_price_age(days: int, text: str) -> None:
     assert age_text(days) == text
+
+
+def test_layout_and_checkpointing_columns_sort_and_show_on_wide_terminals() -> None:
+    from planner.plan.build import build_plan
+    from tui.candidate_rows import COLUMN_BY_KEY, COLUMN_BY_LETTER, TableRow, groups
+    from tui.widgets.candidate_table import NARROW_DROPS
+    from tui_fixtures import make_catalog, make_report, make_request
+
+    plan = build_plan(make_request(), make_report(), make_catalog())
+    first = groups(plan, plan.candidates)[0]
+    row = TableRow(first.lead, first)
+    assert COLUMN_BY_KEY["layout"].cell(row) == first.lead.layout == "ddp"
+    assert COLUMN_BY_KEY["checkpointing"].cell(row) == first.lead.checkpointing == "none"
+    assert COLUMN_BY_LETTER["o"].key == "layout" and COLUMN_BY_LETTER["e"].key == "checkpointing"
+    assert {"layout", "checkpointing"} <= set(NARROW_DROPS)  # wide terminals only; the Why tab has them always

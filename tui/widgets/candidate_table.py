@@ -23,7 +23,8 @@ from tui.candidate_rows import (
 )
 from tui.widgets.grid import Grid, GridColumn
 
-NARROW_DROPS = ("per_gpu", "accumulation", "precision", "hours_range", "data", "price", "step", "memory")
+NARROW_DROPS = ("per_gpu", "accumulation", "precision", "hours_range", "data", "price", "step", "memory", "layout",
+                "checkpointing")
 """Left out, right to left, when the terminal is too narrow for the region; the Why tab shows them."""
 
 
