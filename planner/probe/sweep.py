@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -429,7 +430,7 @@ class _Sweep:
         c = self.config
         return {
             "model": c.model, "seq_len": self.bundle.seq_len, "checkpointing": c.checkpointing,
-            "data": str(c.data) if c.data else None, "device": self.device_info.name,
+            "data": str(c.data) if c.data else None, "device": _without_thread_count(self.device_info.name),
             "precision": c.precision, "kernels": self.kernels_ran, "warmup_steps": c.warmup_steps,
             "timed_steps": c.timed_steps, "memory_cap_bytes": self.cap,
         }
@@ -503,3 +504,8 @@ class _Sweep:
             interrupted=stop.reason in ("interrupted", "cancelled") or interrupts.received() is not None,
         )
 
+
+def _without_thread_count(device_name: str) -> str:
+    """'EPYC (2 threads)' -> 'EPYC': a busy CPU probes with one thread (device.one_thread_if_busy), and the
+    load may differ between a killed run and its --resume, which must still match the log."""
+    return re.sub(r" \(\d+ threads?\)$", "", device_name)
