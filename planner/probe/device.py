@@ -64,8 +64,8 @@ def device_info(device: torch.device, precision: Precision, cap_bytes: int | Non
         if spec is None:
             return info
         peak = spec.peak_tflops(precision, tf32=tf32["tf32_matmul"]) if spec.supports(precision) else None
-        return info.model_copy(update={"gpu_spec": spec.name, "peak_tflops": peak,
-                                       "bandwidth_gbs": spec.bandwidth_gbs})
+        return DeviceInfo.model_validate({**info.model_dump(), "gpu_spec": spec.name, "peak_tflops": peak,
+                                          "bandwidth_gbs": spec.bandwidth_gbs})
     return DeviceInfo(
         kind="cpu",
         name=_cpu_name(),

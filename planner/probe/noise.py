@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from planner.contracts.probe import NoiseScale
 from planner.contracts.probe_config import ProbeConfig
 from planner.models.messages import one_line
 from planner.probe.noise_estimator import (
@@ -151,9 +152,9 @@ def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: fl
     if outcome.noise_scale is not None:
         extra, pre_warnings = preconditioned(pre, PRECONDITIONER) if pre is not None else (None, [])
         outcome.warnings += pre_warnings
-        ns = outcome.noise_scale = outcome.noise_scale.model_copy(update={
-            "lr": lr, "trained_steps": len(train_losses), "train_loss": estimator.weighted_mean(losses),
-            "preconditioned": extra})
+        ns = outcome.noise_scale = NoiseScale.model_validate({
+            **outcome.noise_scale.model_dump(), "lr": lr, "trained_steps": len(train_losses),
+            "train_loss": estimator.weighted_mean(losses), "preconditioned": extra})
         say(f"noise scale: B_simple ≈ {format_batch(ns.b_simple)} ({band_text(ns.low, ns.high)}) "
             f"from {ns.steps} steps at B_small={ns.b_small}, B_big={ns.b_big}, loss {ns.train_loss:.4g}")
         if extra is not None:
