@@ -12,9 +12,7 @@ import argparse
 import datetime as dt
 import gc
 import json
-import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as `python bench/gpu_stages/<stage>.py`
     sys.path.insert(0, str(REPO))
 
+from scripts.gpu_check import commit  # noqa: E402  (the driver's: BATCHFIT_COMMIT, else git's HEAD)
+
 
 def parse_args(description: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
                argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,17 +40,6 @@ def parse_args(description: str, add_arguments: Callable[[argparse.ArgumentParse
     if add_arguments is not None:
         add_arguments(parser)
     return parser.parse_args(argv)
-
-
-def commit() -> str:
-    """BATCHFIT_COMMIT if set (the device machine's copy has no .git), else git's HEAD."""
-    if os.environ.get("BATCHFIT_COMMIT"):
-        return os.environ["BATCHFIT_COMMIT"]
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-    except OSError:
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 def tf32_flags() -> dict:
