@@ -6,6 +6,9 @@ Row-level guards against quirks real catalogs have:
 - Generic GPU names ("NVIDIA") are resolved by instance family (`pricing/families.csv`).
 - Placeholder prices (0, values listed in the manifest such as 700.0, absurd $/GPU-hour) are
   dropped with a warning instead of being quoted (`providers.row_guards`, shared by every layer).
+- Severity per layer: in the user's own CSV a price of zero or below or a GPU the spec table lacks
+  is an error naming the line (the user can fix it, and a silently missing offer misleads the
+  plan); in the bundled table such a row is dropped with a warning naming it.
 - `gpu_memory_gb` is per GPU; a value equal to gpu_count x the spec's memory is a per-instance figure,
   read as per GPU with a warning; any other mismatch is an error.
 - A row repeated with the same key and price (one per zone) is kept once; the same key with a
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from providers.csvio import Row, read_rows
+from providers.errors import CatalogError
 from providers.gpus import Family, gpu_for_instance
 from providers.row_guards import price_problem
 from providers.rules import Rules
@@ -101,11 +105,18 @@ def _parse(row: Row, ctx: _Context, origin: Origin, latest: dt.date | None) -> t
     market = row.choice("market", MARKETS)
     gpu_count = row.integer("gpu_count", "the number of GPUs in the instance")
     assert gpu_count is not None
-    gpu = _resolve_gpu(row, ctx, provider, instance)
-    price = _price(row, ctx.rules)
     label = f"{row.display} line {row.line} ({provider} {instance} {region} {market})"
+    try:
+        gpu = _resolve_gpu(row, ctx, provider, instance)
+    except CatalogError as exc:
+        if origin == "user":
+            raise
+        return None, f"{exc}; row dropped"
+    price = _price(row, ctx.rules)
 
     problem = price_problem(price, gpu_count, ctx.rules)
+    if problem is not None and origin == "user" and price <= 0:
+        raise row.fail("price_per_hour", problem, f"give the offer's {PRICE_UNIT}, or delete the row")
     if problem is not None:
         return None, f"{label}: {problem}; row dropped"
     note = _check_memory(row, ctx, gpu, gpu_count, label)

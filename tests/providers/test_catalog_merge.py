@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,11 +97,18 @@ def test_a_corrupt_cache_file_is_ignored_with_a_warning(cache_dir: Path) -> None
     assert find(catalog, "p5.48xlarge", "us-east-1").origin == "bundled"
 
 
-def test_an_offer_naming_a_gpu_missing_from_the_spec_table_is_an_error(pricing_copy: Path) -> None:
+def test_an_offer_naming_a_gpu_missing_from_the_spec_table(pricing_copy: Path, tmp_path: Path) -> None:
+    """In the bundled table the row is dropped with a warning naming it; in the user's CSV it is an error."""
     offers = pricing_copy / "offers.csv"
-    offers.write_text(offers.read_text(encoding="utf-8").replace(",T4-16GB,", ",T5-16GB,", 1), encoding="utf-8")
-    with pytest.raises(CatalogError, match=r"offers\.csv line 2, field gpu: 'T5-16GB' is not in the GPU table"):
-        load_catalog(use_cache=False, today=TODAY, pricing_dir=pricing_copy)
+    broken = offers.read_text(encoding="utf-8").replace(",T4-16GB,", ",T5-16GB,", 1)
+    offers.write_text(broken, encoding="utf-8")
+    catalog = load_catalog(use_cache=False, today=TODAY, pricing_dir=pricing_copy)
+    assert any(re.search(r"offers\.csv line 2, field gpu: 'T5-16GB' is not in the GPU table.*row dropped", w)
+               for w in catalog.warnings)
+    mine = tmp_path / "mine.csv"
+    mine.write_text("\n".join(broken.splitlines()[:2]) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"mine\.csv line 2, field gpu: 'T5-16GB' is not in the GPU table"):
+        load_catalog(use_cache=False, today=TODAY, user_csv=mine)
 
 
 def test_a_malformed_gpu_spec_names_its_line_and_field(pricing_copy: Path) -> None:

@@ -116,7 +116,14 @@ def test_a_spot_price_equal_to_on_demand_is_dropped_with_a_warning(write_csv: Wr
     assert any("ap-northeast-2: spot price equals on-demand" in w for w in catalog.warnings)
 
 
-@pytest.mark.parametrize(("price", "count"), [("700.0", 8), ("0", 1), ("0.0", 8), ("950", 1)])
+@pytest.mark.parametrize(("price", "count"), [("0", 1), ("0.0", 8), ("-1.5", 1)])
+def test_a_price_of_zero_or_below_in_the_users_csv_is_an_error(write_csv: Writer, price: str, count: int) -> None:
+    path = write_csv([HEADER, P5, f"gcp,a3-highgpu-8g,asia-east1,on-demand,H100-SXM-80GB,{count},{price},x,2026-11-01"])
+    with pytest.raises(CatalogError, match=r"line 3, field price_per_hour: .*zero or negative.*delete the row"):
+        load(path)
+
+
+@pytest.mark.parametrize(("price", "count"), [("700.0", 8), ("950", 1)])
 def test_placeholder_prices_are_dropped_with_a_warning(write_csv: Writer, price: str, count: int) -> None:
     path = write_csv([HEADER, P5, f"gcp,a3-highgpu-8g,asia-east1,on-demand,H100-SXM-80GB,{count},{price},x,2026-11-01"])
     catalog = load(path)

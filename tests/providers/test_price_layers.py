@@ -41,6 +41,18 @@ def test_the_bundled_layer_drops_a_placeholder_row(pricing_copy: Path) -> None:
     assert dropped(catalog.warnings, "box-700") and "box-700" not in {o.instance for o in catalog.offers}
 
 
+def test_the_bundled_layer_drops_unknown_gpus_and_non_prices_naming_the_line(pricing_copy: Path) -> None:
+    with (pricing_copy / "offers.csv").open("a", encoding="utf-8") as handle:
+        handle.write("onprem,box-z9,lab,on-demand,Z9-1GB,1,3.0,,,,,,,a GPU gpus.csv lacks,2026-11-01\n")
+        handle.write("onprem,box-neg,lab,on-demand,H100-SXM-80GB,1,-3.0,,,,,,,a negative price,2026-11-01\n")
+    catalog = load_catalog(pricing_dir=pricing_copy, use_cache=False, today=TODAY)
+    instances = {o.instance for o in catalog.offers}
+    assert "box-z9" not in instances and "box-neg" not in instances and len(instances) > 10
+    lines = len((pricing_copy / "offers.csv").read_text(encoding="utf-8").splitlines())
+    assert any(f"offers.csv line {lines - 1}, field gpu: 'Z9-1GB'" in w and "row dropped" in w for w in catalog.warnings)
+    assert any(f"line {lines} (onprem box-neg" in w and "negative" in w for w in catalog.warnings)
+
+
 def test_the_user_layer_drops_placeholder_and_absurd_prices(write_csv: Callable[..., Path]) -> None:
     catalog = load_catalog(user_csv=write_csv([HEADER, PLACEHOLDER, ABSURD]), use_cache=False, today=TODAY)
     assert dropped(catalog.warnings, "box-700") and dropped(catalog.warnings, "box-absurd")
