@@ -102,6 +102,7 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
         Row("precision", c.precision or plan.request.precision,
             "the request's" if c.precision in (None, plan.request.precision) else "the GPU lacks the request's"),
         Row("layout", layout_text(c), "planner/plan/parallel.py"),
+        *trained_rows(plan),
         Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
             memory),
         Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),
@@ -122,6 +123,16 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
         rows.insert(4, Row("memory per GPU", f"weights {_gb(m.params)}, gradients {_gb(m.grads)}, optimizer "
                            f"{_gb(m.optimizer)}, buffers {_gb(m.buffers)}, activations {_gb(m.activations)}", "traced"))
     return rows + [Row("note", n) for n in c.notes + c.lr.notes]
+
+
+def trained_rows(plan: Plan) -> list[Row]:
+    """What a LoRA, QLoRA or partial fine-tune trains (none for a full one: every parameter)."""
+    t = plan.trainable
+    if t is None or t.spec == "full":
+        return []
+    total = t.trained_params + t.frozen_params
+    return [Row("trains", f"{t.spec}: {t.trained_params:,} of {total:,} parameters ({t.trained_params / total:.2%}); "
+                f"frozen weights {_gb(t.frozen_bytes)}", "planner/plan/trainable.py")]
 
 
 def _memory_source(fit: MemoryFit | None) -> str:

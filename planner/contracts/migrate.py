@@ -42,7 +42,10 @@ def _fields_added(doc: Document) -> Document:
     StatisticalEfficiency.b_noise_range (None).
     request 2: precision "fp16", tf32_matmul (False: torch's default), target_loss, max_samples,
     max_epochs (None: no target, no cap); a workload's dataset_size may stand without epochs.
-    probe 4: ModelInfo / TracedMode.attention_flops_per_sample (None: not counted)."""
+    probe 4: ModelInfo / TracedMode.attention_flops_per_sample (None: not counted).
+    probe 5: ModelTrace.linears (None: not recorded; a LoRA plan asks for a new trace).
+    plan 3 / request 3: PlanRequest.trainable ("full": every parameter, as before), Plan.trainable
+    (None: planned before it, every parameter trained)."""
     return dict(doc)
 
 
@@ -53,9 +56,9 @@ def _probe_2_to_3(doc: Document) -> Document:
 
 # kind -> {version v: the function that turns a version-v document into a version v+1 one}
 MIGRATIONS: dict[Kind, dict[int, Migration]] = {
-    "probe": {1: _fields_added, 2: _probe_2_to_3, 3: _fields_added},
-    "plan": {1: _fields_added},
-    "request": {1: _fields_added},
+    "probe": {1: _fields_added, 2: _probe_2_to_3, 3: _fields_added, 4: _fields_added},
+    "plan": {1: _fields_added, 2: _fields_added},
+    "request": {1: _fields_added, 2: _fields_added},
 }
 
 # A request file written by hand may leave the version out: it means the first one.

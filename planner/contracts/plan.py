@@ -13,7 +13,7 @@ from planner.contracts.request import PlanRequest, Precision
 from planner.contracts.settings import Strict
 from providers.schema import Market, PriceTable
 
-PLAN_SCHEMA_VERSION = 2
+PLAN_SCHEMA_VERSION = 3  # 3: trainable (planner/contracts/migrate.py)
 
 # A candidate training on more than this many times the requested samples is flagged in every
 # output: its larger batch buys speed with data the user may not have.
@@ -110,6 +110,16 @@ class ProbeSummary(Strict):
     noise_scale: NoiseScale | None
 
 
+class TrainedSummary(Strict):
+    """What the run trains: the request's --trainable resolved against the model (planner/plan/trainable.py)."""
+
+    spec: str = Field(description="the canonical --trainable spec: full, lora:..., qlora:... or a fraction")
+    trained_params: int = Field(ge=0, description="parameters the optimizer updates (LoRA: the adapters)")
+    frozen_params: int = Field(ge=0, description="parameters kept frozen (LoRA: the whole base)")
+    frozen_bytes: float = Field(ge=0, description="the frozen weights at their storage dtype, unsharded, bytes")
+    explanation: str
+
+
 class StatisticalEfficiency(Strict):
     """How many samples and steps each global batch needs to match the reference run."""
 
@@ -160,6 +170,8 @@ class Plan(Strict):
     created_at: dt.datetime
     request: PlanRequest
     probe: ProbeSummary
+    trainable: TrainedSummary | None = Field(default=None, description="what is trained (None: planned before "
+                                             "plan schema 3, every parameter)")
     statistical_efficiency: StatisticalEfficiency
     candidates_evaluated: int = Field(description="every (offer, global batch) pair priced")
     listing: str = Field(description="which of the evaluated candidates `candidates` lists")

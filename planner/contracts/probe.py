@@ -14,7 +14,8 @@ from planner.contracts.layout import Checkpointing
 from planner.contracts.request import Precision
 from planner.contracts.settings import Strict
 
-PROBE_SCHEMA_VERSION = 4  # 2: tf32 fields; 3: `interrupted`; 4: attention FLOPs (planner/contracts/migrate.py)
+PROBE_SCHEMA_VERSION = 5  # 2: tf32 fields; 3: `interrupted`; 4: attention FLOPs; 5: linear layer shapes
+# (planner/contracts/migrate.py)
 
 PointStatus = Literal["ok", "oom", "error", "skipped"]
 Provenance = Literal["measured", "fitted", "predicted", "calibrated", "prior", "derived", "traced"]
@@ -253,6 +254,21 @@ class TracedMode(Strict):
         default=0.0, description="the step's batch-independent temporaries beyond weights, gradients and optimizer state")
 
 
+class LinearGroup(Strict):
+    """Linear layers of one shape at one place in the model, e.g. every layer's q_proj."""
+
+    name: str = Field(description="module path with each layer index as *, e.g. model.layers.*.self_attn.q_proj")
+    in_features: int = Field(ge=1)
+    out_features: int = Field(ge=1)
+    count: int = Field(ge=1, description="modules of this name and shape")
+    head: bool = Field(default=False, description="the output projection (lm_head): peft's all-linear and "
+                       "bitsandbytes' 4-bit conversion leave it out")
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
 class ModelTrace(Strict):
     """What a fake-tensor trace of a model that never ran here says (`traced` everywhere)."""
 
@@ -267,6 +283,8 @@ class ModelTrace(Strict):
     optimizer_state_bytes: int = Field(ge=0, description="optimizer state for the trainable parameters, unsharded")
     seconds: float = Field(ge=0, description="wall time of the trace")
     modes: list[TracedMode]
+    linears: list[LinearGroup] | None = Field(
+        default=None, description="the model's nn.Linear layers by name and shape (None: traced before schema 5)")
 
     def mode(self, checkpointing: Checkpointing) -> TracedMode | None:
         return next((m for m in self.modes if m.checkpointing == checkpointing), None)

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 
 from planner.contracts.layout import LAYOUTS
-from planner.plan import fitted_priors, priors
+from planner.plan import fitted_priors, priors, trainable
 from planner.plan.shapes import ShapeBook, describe_offer
 from planner.plan.choose import (
     Columns,
@@ -256,7 +256,9 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         )
     fit = memory_fit_for_plan(report, warnings)
     local_gpu = match_local_gpu(report.device, catalog.gpus)
-    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul)
+    trained = trainable.resolve(request.trainable, report, request.precision)
+    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul,
+                               trained.trained_params if trained else None)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band
@@ -294,6 +296,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
         probe=_summary(report, fit, noise),
+        trainable=trainable.summary(trained, report, request.precision),
         statistical_efficiency=sample_model.describe((span.low, span.high) if span else None),
         candidates_evaluated=len(ev),
         listing=listing,
@@ -306,7 +309,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
                                                           reference_samples),
         scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
-        assumptions=_assumptions(step_model, sample_model) + _range_assumptions(span, request)
+        assumptions=_assumptions(step_model, sample_model) + trainable.assumptions(trained)
+        + _range_assumptions(span, request)
         + _step_error_assumptions(ev) + lr_assumptions(request.reference),
         warnings=warnings,
         price_tables=catalog.tables,

@@ -3,7 +3,9 @@
 A traced model (report.trace) offers every layout of planner/plan/parallel.py under each traced
 checkpointing mode: memory per GPU = the layout's share of weights, gradients, optimizer state
 and buffers + the mode's activations x micro-batch. A measured model offers DDP under the
-checkpointing it was probed with: its fitted M(B) already holds the unsharded states.
+checkpointing it was probed with: its fitted M(B) already holds the unsharded states, so it plans
+a full fine-tune only. A LoRA, QLoRA or partial fine-tune (planner/plan/trainable.py) of a traced
+model changes the states and each mode's FLOPs, never its activations.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from planner.contracts.layout import (
 from planner.contracts.probe import MemoryFit, ProbeReport
 from planner.contracts.request import PlanRequest
 from planner.errors import BadInput
-from planner.plan import parallel
+from planner.plan import parallel, trainable
 from planner.plan.step_time import LayoutCost
 
 
@@ -67,6 +69,7 @@ class LayoutBook:
     def __init__(self, report: ProbeReport, request: PlanRequest, fit: MemoryFit) -> None:
         self.report = report
         self.fit = fit
+        self.trained = trainable.resolve(request.trainable, report, request.precision)
         trace = report.trace
         if trace is None:
             probed: Checkpointing = "full" if report.settings.activation_checkpointing else "none"
@@ -81,7 +84,7 @@ class LayoutBook:
             if not self.modes:
                 raise BadInput(f"--recompute {','.join(request.checkpointing or [])}: the trace holds "
                                f"{', '.join(traced)}")
-            self.states = parallel.states_of(report, request.precision, report.settings.optimizer)
+            self.states = parallel.states_of(report, request.precision, report.settings.optimizer, self.trained)
         self._cache: dict[int, list[Option]] = {}
 
     def _refuse(self, request: PlanRequest, probed: Checkpointing) -> None:
@@ -111,6 +114,8 @@ class LayoutBook:
                 mode = trace.mode(name)
                 assert mode is not None
                 states = parallel.state_memory(self.states, layout, n_gpus, other=mode.transient_bytes)
+                flops = (mode.flops_per_sample if self.trained is None
+                         else trainable.step_flops(self.trained, mode, self.report.model.seq_len or 1))
                 out.append(Option(layout, name, states.total, mode.activation_bytes_per_sample, states,
-                                  mode.flops_per_sample, self.states))
+                                  flops, self.states))
         return out

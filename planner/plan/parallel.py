@@ -9,6 +9,8 @@ n GPUs in one data-parallel group (Rajbhandari et al. 2020, "ZeRO"; torch FSDP2 
 Mixed precision as batchfit trains it: fp32 master weights (4 B), fp32 gradients (4 B), the
 optimizer's fp32 state, and under bf16 a 2-byte compute copy of the weights: ddp/zero1/zero2 keep
 all of it through backward (autocast's cast cache), fsdp only the gathered units in flight.
+A LoRA, QLoRA or partial fine-tune (planner/plan/trainable.py) keeps all of that for the trained
+parameters only; its frozen weights are stored once at their storage dtype (sharded under fsdp).
 Ring collectives move (n-1)/n of the gathered or scattered bytes per GPU, twice that for an
 all-reduce, at the instance's GPU-to-GPU bandwidth; a stated share hides behind compute.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from planner.contracts.layout import Checkpointing, Layout, MemoryBreakdown
 from planner.contracts.probe import ProbeReport
+from planner.plan.trainable import Trained
 
 MASTER_BYTES = 4.0  # fp32 weights the optimizer updates
 GRAD_BYTES = 4.0  # fp32 gradients (and the reduce dtype of the collectives)
@@ -37,20 +40,35 @@ class ModelStates:
     compute_copy_bytes: float  # per parameter: 2 under bf16, 0 when the weights compute in fp32
     largest_unit_params: int  # the biggest block fsdp gathers at once
     root_params: int = 0  # fsdp's root unit: gathered once, kept through backward
+    frozen_bytes: float = 0.0  # frozen weights at their storage dtype, unsharded: no master, no copy
+    dequant_bytes: float = 0.0  # QLoRA: one linear's weight dequantised for its matmul, in flight
+    unit_bytes_per_param: float | None = None  # an fsdp unit in flight when not gathered_bytes (QLoRA)
 
     @property
     def gathered_bytes(self) -> float:
-        """Bytes per parameter of a gathered fsdp unit: the compute copy, else the fp32 weight."""
-        return self.compute_copy_bytes or MASTER_BYTES
+        """Bytes per parameter of a gathered fsdp unit: the compute copy, else the fp32 weight, for the
+        trained parameters; the frozen ones at their storage dtype (an average over the model)."""
+        trained = self.compute_copy_bytes or MASTER_BYTES
+        if not self.frozen_bytes:
+            return trained
+        return (self.frozen_bytes + trained * self.trainable) / self.params
+
+    @property
+    def stored_bytes(self) -> float:
+        """Weights as stored, unsharded: fp32 masters of the trained parameters and the frozen ones."""
+        if not self.frozen_bytes:
+            return MASTER_BYTES * self.params
+        return MASTER_BYTES * self.trainable + self.frozen_bytes
 
 
-def states_of(report: ProbeReport, precision: str, optimizer: str) -> ModelStates:
-    """ModelStates from a probe report: the trace's figures when traced, else the whole model as one unit."""
+def states_of(report: ProbeReport, precision: str, optimizer: str, trained: Trained | None = None) -> ModelStates:
+    """ModelStates from a probe report: the trace's figures when traced, else the whole model as one unit;
+    `trained`: a LoRA, QLoRA or partial fine-tune's trained and frozen parameters."""
     trainable = report.model.trainable_params
     trace = report.trace
     optimizer_bytes = (trace.optimizer_state_bytes if trace is not None
                        else OPTIMIZER_STATE_BYTES.get(optimizer, 8.0) * trainable)
-    return ModelStates(
+    states = ModelStates(
         params=report.model.params,
         trainable=trainable,
         optimizer_bytes=float(optimizer_bytes),
@@ -58,20 +76,34 @@ def states_of(report: ProbeReport, precision: str, optimizer: str) -> ModelState
         largest_unit_params=trace.largest_unit_params if trace is not None else report.model.params,
         root_params=trace.root_params if trace is not None else 0,
     )
+    if trained is None:
+        return states
+    per_trained = optimizer_bytes / trainable if trainable else OPTIMIZER_STATE_BYTES.get(optimizer, 8.0)
+    # QLoRA: the largest unit (the root: embedding and head) stays at the compute dtype, not 4-bit.
+    unit = (states.compute_copy_bytes or MASTER_BYTES) if trained.spec.kind == "qlora" else None
+    return ModelStates(
+        params=trained.params, trainable=trained.trained_params, optimizer_bytes=per_trained * trained.trained_params,
+        compute_copy_bytes=states.compute_copy_bytes, largest_unit_params=states.largest_unit_params,
+        root_params=states.root_params, frozen_bytes=trained.frozen_bytes, dequant_bytes=trained.dequant_bytes,
+        unit_bytes_per_param=unit)
 
 
 def state_memory(states: ModelStates, layout: Layout, n: int, other: float = 0.0) -> MemoryBreakdown:
     """Bytes per GPU of weights, gradients, optimizer state and buffers (activations 0); `other`:
     the step's traced batch-independent temporaries."""
     p, t = float(states.params), float(states.trainable)
-    params = MASTER_BYTES * p / (n if layout == "fsdp" else 1)
+    copied = t if states.frozen_bytes else p  # frozen weights compute as stored: no second copy
+    params = states.stored_bytes / (n if layout == "fsdp" else 1)
     grads = GRAD_BYTES * t / (n if layout in ("zero2", "fsdp") else 1)
     optimizer = states.optimizer_bytes / (1 if layout == "ddp" else n)
     if layout == "fsdp":
         unit = float(states.largest_unit_params)
-        buffers = UNITS_IN_FLIGHT * unit * states.gathered_bytes + unit * GRAD_BYTES
+        # a unit's gradient buffer holds its trained share (LoRA: the adapters, spread over the layers)
+        buffers = (UNITS_IN_FLIGHT * unit * (states.unit_bytes_per_param or states.gathered_bytes)
+                   + unit * GRAD_BYTES * copied / p)
     else:
-        buffers = states.compute_copy_bytes * p + (BUCKET_BYTES if n > 1 else 0.0)
+        buffers = states.compute_copy_bytes * copied + (BUCKET_BYTES if n > 1 else 0.0)
+    buffers += states.dequant_bytes
     return MemoryBreakdown(params=params, grads=grads, optimizer=optimizer, buffers=buffers, activations=0.0,
                            other=other)
 

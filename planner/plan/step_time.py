@@ -7,7 +7,7 @@ with the line through the larger half of the batch sizes. Each part moves to a t
 its own ceiling:
 - per-sample compute: FLOPs/sample over (peak TFLOP/s for the precision x achieved efficiency),
   matmul and convolution FLOPs each at their own ceiling (see `ceilings`);
-- fixed device work: optimizer bytes/param x params over memory bandwidth, plus whatever else
+- fixed device work: optimizer bytes/param x trained params over memory bandwidth, plus whatever else
   the probe's GPU measured, moved by the bandwidth ratio;
 - host time: measured on a GPU probe, else a prior per parameter tensor (kernels per tensor);
 - data parallel over n GPUs adds a ring all-reduce, 2(n-1)/n x gradient bytes / link bandwidth,
@@ -120,12 +120,13 @@ class StepTimeModel:
     """Predicts seconds per optimizer step for (GPU, GPUs, micro-batch, accumulation)."""
 
     def __init__(self, report: ProbeReport, local_gpu: GpuSpec | None, precision: str,
-                 tf32_matmul: bool = False) -> None:
+                 tf32_matmul: bool = False, trained_params: int | None = None) -> None:
         self.report = report
         self.precision = precision
         self.tf32_matmul = tf32_matmul
         self.conv_share = report.model.conv_flops_fraction or 0.0
         self.params = report.model.params
+        self.trained_params = trained_params or self.params  # what the optimizer updates (LoRA: the adapters)
         self.local_gpu = local_gpu if report.device.kind == "cuda" else None
         self.local_fit = fit_step_time(report.points)
         self.flops_per_sample, self.flops_provenance = self._flops_per_sample()
@@ -181,7 +182,7 @@ class StepTimeModel:
         return priors.ALLREDUCE_OVERLAP, "prior"
 
     def _optimizer_s(self, gpu: GpuSpec) -> float:
-        return priors.optimizer_seconds(self.params, gpu.bandwidth_gbs)
+        return priors.optimizer_seconds(self.trained_params, gpu.bandwidth_gbs)
 
     def fixed_s(self, gpu: GpuSpec) -> float:
         """Device work once per step: the optimizer, plus what else the probe's GPU measured

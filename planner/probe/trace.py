@@ -50,6 +50,7 @@ from planner.models import hf
 from planner.plan import parallel
 from planner.probe.device import software_info
 from planner.probe.fake import fake_mode
+from planner.probe.linears import linear_groups
 from planner.probe.flops import _ATTENTION
 from planner.probe.memtrace import LiveBytes
 
@@ -221,6 +222,7 @@ def trace_config(source: str, seq_len: int | None, precision: Precision = "bf16"
     trainable = sum(p.numel() for p in full.parameters() if p.requires_grad)
     tensors = sum(1 for _ in full.parameters())
     layers = len(units.layer_params)
+    linears = linear_groups(full)
     del full
     depths = TRACE_DEPTHS if units.homogeneous and layers > max(TRACE_DEPTHS) else (layers,)
     traced = [trace_mode(config, seq, dtype, m, depths, layers) for m in modes]
@@ -232,7 +234,8 @@ def trace_config(source: str, seq_len: int | None, precision: Precision = "bf16"
     state_bytes = int(parallel.OPTIMIZER_STATE_BYTES[optimizer] * trainable)
     trace = ModelTrace(source=source, method=method, compute_dtype=precision, layers=layers, units=units.count,
                        largest_unit_params=units.largest_params, root_params=units.root_params, optimizer=optimizer,
-                       optimizer_state_bytes=state_bytes, seconds=time.perf_counter() - start, modes=traced)
+                       optimizer_state_bytes=state_bytes, seconds=time.perf_counter() - start, modes=traced,
+                       linears=linears)
     none = trace.mode("none") or trace.modes[0]
     model = ModelInfo(id=hf.config_id(source, config), params=params, trainable_params=trainable,
                       param_tensors=tensors, seq_len=seq, flops_per_sample=none.flops_per_sample,

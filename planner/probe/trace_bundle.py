@@ -24,6 +24,7 @@ from planner.plan import parallel
 from planner.probe.flops import count_flops
 from planner.probe.memtrace import predict_step_peak
 from planner.probe.step import optimizer_choice
+from planner.probe.linears import linear_groups
 from planner.probe.trace import TRACE_BATCHES, traced_report
 
 # The probe's optimizer is AdamW (step.py): fp32 exp_avg and exp_avg_sq per trainable parameter.
@@ -78,7 +79,7 @@ def trace_bundle(config: ProbeConfig, why: str, bundle: ModelBundle | None = Non
         method=f"fake-tensor trace of the training step at the full depth, batches {TRACE_BATCHES}",
         largest_unit_params=units.largest_params, root_params=units.root_params,
         optimizer=optimizer_choice(cpu, "torch")[1], optimizer_state_bytes=optimizer_bytes,
-        seconds=time.perf_counter() - start, modes=[mode])
+        seconds=time.perf_counter() - start, modes=[mode], linears=linear_groups(bundle.model))
     model = ModelInfo(id=bundle.id, params=params, trainable_params=trainable, param_tensors=len(params_by_id),
                       seq_len=bundle.seq_len, flops_per_sample=flops.per_sample, flops_provenance="traced",
                       conv_flops_fraction=flops.conv_share, attention_flops_per_sample=flops.attention_per_sample,

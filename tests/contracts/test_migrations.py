@@ -95,7 +95,7 @@ def test_a_request_file_from_a_newer_batchfit_is_refused():
     with pytest.raises(BadInput, match="newer than this batchfit"):
         parse_request(request, "plan.toml")
     # no version: the first one, migrated to the current
-    assert parse_request({k: v for k, v in request.items() if k != "schema_version"}, "x").schema_version == 2
+    assert parse_request({k: v for k, v in request.items() if k != "schema_version"}, "x").schema_version == CURRENT["request"]
 
 
 def test_version_1_documents_read_as_version_2_with_the_added_fields_at_their_defaults():
@@ -104,7 +104,17 @@ def test_version_1_documents_read_as_version_2_with_the_added_fields_at_their_de
     assert report.interrupted is False
     request = parse_request({"schema_version": 1, "model": "mlp", "workload": {"samples": 10},
                              "reference": {"batch_size": 8, "lr": 0.1}}, "plan.toml")
-    assert request.schema_version == 2 and request.tf32_matmul is False
+    assert request.schema_version == CURRENT["request"] and request.tf32_matmul is False
+
+
+def test_request_and_plan_2_read_as_3_training_every_parameter_and_probe_4_lacks_linear_shapes():
+    request = parse_request({"schema_version": 2, "model": "mlp", "workload": {"samples": 10},
+                             "reference": {"batch_size": 8, "lr": 0.1}}, "plan.toml")
+    assert request.schema_version == 3 and request.trainable == "full"
+    plan = upgrade("plan", {"schema_version": 2, "request": {"schema_version": 2}})
+    assert plan["schema_version"] == 3 and "trainable" not in plan  # Plan.trainable defaults to None
+    data = json.loads((ROOT / "tests/cli/data/gpt-tiny-cpu.json").read_text()) | {"schema_version": 4}
+    assert parse_probe_report(data, "r.json").schema_version == 5
 
 
 def test_probe_3_marks_an_old_interrupted_report_from_its_stop_reason():

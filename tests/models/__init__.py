@@ -3,3 +3,4 @@
 from pathlib import Path
 
 HF_CONFIGS = Path(__file__).parent / "hf_configs"
+TRACED = Path(__file__).parent / "traced"

@@ -76,6 +76,16 @@ def test_a_traced_report_says_traced(tiny):
     assert report.trace.units == 5 and report.trace.layers == 4
 
 
+def test_a_trace_records_the_linear_layers_by_name_and_shape(tiny):
+    """What LoRA adapts and QLoRA quantises: every layer's projections at the config's sizes, and the head."""
+    report = trace.trace_config(str(tiny), SEQ, precision="fp32", modes=("none",))
+    shapes = {(g.leaf, g.in_features, g.out_features, g.count, g.head) for g in report.trace.linears}
+    assert shapes == {("q_proj", 64, 64, 4, False), ("k_proj", 64, 32, 4, False), ("v_proj", 64, 32, 4, False),
+                      ("o_proj", 64, 64, 4, False), ("gate_proj", 64, 160, 4, False),
+                      ("up_proj", 64, 160, 4, False), ("down_proj", 160, 64, 4, False), ("lm_head", 64, 512, 1, True)}
+    assert report.trace.linears[0].name == "model.layers.*.self_attn.q_proj"
+
+
 @pytest.mark.parametrize("name,params", [
     ("gpt2", 124_439_808),  # the gpt2 model card's 124M
     ("llama-1b", 1_235_814_400),  # Llama-3.2-1B: 1.24B

@@ -26,6 +26,10 @@ def test_trace_only_takes_no_step_and_is_marked_traced(traced):
     # the floor of the memory line is the fp32 weights, gradients and AdamW state: 16 B per parameter
     assert traced.memory_fit.static_bytes >= 16 * traced.model.params
     assert any("--trace-only" in w for w in traced.warnings)
+    # gpt-tiny's linears (width 128, vocab 256, 2 layers): the head, tied to the embedding, is marked as the head
+    linears = {(g.leaf, g.in_features, g.out_features): g for g in traced.trace.linears}
+    assert linears[("lm_head", 128, 256)].head and linears[("lm_head", 128, 256)].count == 1
+    assert sum(g.count for g in traced.trace.linears if not g.head) >= 2 * 2  # two or more per layer
 
 
 def test_traced_flops_are_the_measured_reports(traced):
