@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from planner.contracts.layout import Checkpointing, Layout
 from planner.contracts.settings import Strict, setting
-from planner.contracts.trainable import parse_trainable
+from planner.contracts.trainable import TrainableText
 from planner.errors import BadInput
 
 REQUEST_SCHEMA_VERSION = 3  # 3: trainable (planner/contracts/migrate.py)
@@ -132,14 +132,8 @@ class PlanRequest(Strict):
         None, flag="--recompute", metavar="LIST",
         help="activation checkpointing to weigh, comma list of none, selective, full (default: every traced mode, "
              "else the probe's)")
-    trainable: str = setting(
+    trainable: TrainableText = setting(
         "full", flag="--trainable", metavar="SPEC",
         help="what the run trains: full (every parameter), lora:r=16 or qlora:r=16 (optional alpha=A, "
              "targets=q,k,v,o,gate,up,down or all-linear, the default), or a fraction such as 0.05 "
              "(planner/contracts/trainable.py)")
-
-    @field_validator("trainable")
-    @classmethod
-    def _trainable_spec(cls, text: str) -> str:
-        """Stored in its canonical form, so a plan and a diff show one spelling."""
-        return parse_trainable(text).text()

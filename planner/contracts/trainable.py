@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 TrainableKind = Literal["full", "lora", "qlora", "fraction"]
 ALL_LINEAR = "all-linear"
@@ -114,3 +116,12 @@ def _adapter_spec(kind: Literal["lora", "qlora"], rest: str) -> TrainableSpec:
                              f"not {','.join(targets) or 'nothing'}")
     return TrainableSpec(kind, rank=rank, alpha=alpha,
                          targets=tuple(dict.fromkeys(targets)) if targets else (ALL_LINEAR,))
+
+
+def canonical(text: str) -> str:
+    """The spec's one spelling, so a plan and a diff show one; ValueError for a bad spec."""
+    return parse_trainable(text).text()
+
+
+TrainableText = Annotated[str, AfterValidator(canonical)]
+"""A --trainable spec, checked wherever the field is validated (a request, a flag, the TUI's field check)."""

@@ -257,8 +257,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     fit = memory_fit_for_plan(report, warnings)
     local_gpu = match_local_gpu(report.device, catalog.gpus)
     trained = trainable.resolve(request.trainable, report, request.precision)
-    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul,
-                               trained.trained_params if trained else None)
+    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul, trained)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from planner.errors import BadInput
 from planner.plan import fitted_priors, parallel, priors
+from planner.plan.trainable import Trained
 from planner.contracts.probe import ProbePoint, ProbeReport, Provenance
 from providers.schema import GpuSpec
 
@@ -120,13 +121,15 @@ class StepTimeModel:
     """Predicts seconds per optimizer step for (GPU, GPUs, micro-batch, accumulation)."""
 
     def __init__(self, report: ProbeReport, local_gpu: GpuSpec | None, precision: str,
-                 tf32_matmul: bool = False, trained_params: int | None = None) -> None:
+                 tf32_matmul: bool = False, trained: Trained | None = None) -> None:
         self.report = report
         self.precision = precision
         self.tf32_matmul = tf32_matmul
         self.conv_share = report.model.conv_flops_fraction or 0.0
         self.params = report.model.params
-        self.trained_params = trained_params or self.params  # what the optimizer updates (LoRA: the adapters)
+        # what the optimizer updates (LoRA: the adapters), and the tensors a step launches kernels for
+        self.trained_params = trained.trained_params if trained else self.params
+        self.param_tensors = (report.model.param_tensors or 0) + (trained.adapter_tensors if trained else 0)
         self.local_gpu = local_gpu if report.device.kind == "cuda" else None
         self.local_fit = fit_step_time(report.points)
         self.flops_per_sample, self.flops_provenance = self._flops_per_sample()
@@ -168,7 +171,7 @@ class StepTimeModel:
         """Host time per micro-batch: measured on a GPU probe, else per parameter tensor."""
         if self.calibrated_efficiency is not None and self.local_fit is not None:
             return self.local_fit.host_s, "calibrated"
-        tensors = self.report.model.param_tensors
+        tensors = self.param_tensors
         if tensors:
             return tensors * priors.host_s_per_param_tensor(), "prior"
         return priors.STEP_OVERHEAD_S, "prior"

@@ -59,15 +59,12 @@ class Trained:
     adapter_flops_per_token: float  # forward: 2r(in + out) summed over the adapted layers
     skipped_flops_per_token: float  # weight-gradient matmuls of the frozen weights not run
     adapted: tuple[str, ...]  # the linear groups that carry adapters
+    adapter_tensors: int = 0  # A and B per adapted layer: more kernels per step (the host-time prior)
 
     @property
     def params(self) -> int:
         """Every parameter of the model as trained: the base and its adapters."""
         return self.frozen_params + self.trained_params
-
-    @property
-    def stored_bytes_per_frozen_param(self) -> float:
-        return self.frozen_bytes / self.frozen_params if self.frozen_params else 0.0
 
 
 def weight_bytes(precision: str) -> float:
@@ -101,7 +98,8 @@ def resolve(text: str, report: ProbeReport, precision: str) -> Trained | None:
     return Trained(spec, base, adapters, base, frozen_bytes, dequant,
                    adapter_flops_per_token=2.0 * sum(spec.rank * (g.in_features + g.out_features) * g.count
                                                      for g in adapted),
-                   skipped_flops_per_token=2.0 * all_weights, adapted=tuple(g.name for g in adapted))
+                   skipped_flops_per_token=2.0 * all_weights, adapted=tuple(g.name for g in adapted),
+                   adapter_tensors=2 * sum(g.count for g in adapted))
 
 
 def _linears(spec: TrainableSpec, report: ProbeReport) -> list[LinearGroup]:
