@@ -10,6 +10,9 @@ from textual.widgets import Checkbox, Input, Static, TabbedContent
 from tui_fixtures import AppFactory, Recorder, make_report, make_request
 
 from planner.contracts.plan import Plan
+from planner.contracts.request import PlanRequest, ReferenceRun, Workload
+from planner.report_file import load_probe_report
+from tests.models import TRACED
 from tui.messages import PlanExported, RequestEdited
 from tui.screens.plan import PlanScreen
 from tui.widgets.candidate_table import CandidateTable
@@ -335,3 +338,18 @@ async def test_without_a_report_the_plan_screen_says_what_is_missing(make_app: A
         await pilot.press("ctrl+e")
         await pilot.pause()
         assert any("No plan yet" in n.message for n in app._notifications)
+
+
+async def test_a_lora_plan_says_what_it_trains_in_the_explanation(make_app: AppFactory) -> None:
+    report = load_probe_report(TRACED / "llama3-8b-seq8192.json")
+    request = PlanRequest(model="llama3-8b", workload=Workload(tokens=10**9), trainable="lora:r=16",
+                          reference=ReferenceRun(batch_size=16, lr=2e-4))
+    app = make_app(request=request, report=report)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert app.plan is not None and app.plan.trainable is not None
+        table(pilot).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        text = str(app.screen.query_one(PlanExplanation).content)
+        assert "trains: lora:r=16,targets=all-linear: 41,943,040 of 8,072,204,288 parameters" in text
