@@ -12,6 +12,7 @@ from planner.contracts import PlanRequest, ReferenceRun, Workload
 from planner.errors import BadInput
 from planner.plan import parallel, trainable
 from planner.plan.build import build_plan
+from planner.plan.step_time import StepTimeModel
 from planner.report_file import load_probe_report, parse_probe_report
 from providers.catalog import load_catalog
 from tests.models import TRACED
@@ -92,6 +93,18 @@ def test_lora_memory_on_one_gpu_by_hand():
     assert full.params + full.grads + full.optimizer + full.buffers == 18 * BASE  # 4 + 4 + 8 + 2 B per parameter
     fsdp = parallel.state_memory(states, "fsdp", 8)
     assert fsdp.params == pytest.approx(m.params / 8) and fsdp.grads == pytest.approx(m.grads / 8)
+    # two units in flight, the largest the root (embedding + head, 1,050,677,248), gathered at bf16 (2 B, frozen
+    # or copied alike), and its gradient buffer holding its adapters' share only
+    unit = 1_050_677_248
+    assert fsdp.buffers == pytest.approx(2 * unit * 2 + unit * 4 * adapters / (BASE + adapters))
+
+
+def test_the_adapters_tensors_count_toward_the_host_time_prior():
+    trained = trainable.resolve("lora:r=16", LLAMA3_8B, "bf16")
+    assert trained is not None and trained.adapter_tensors == 2 * 7 * 32  # A and B on 7 linears x 32 layers
+    lora, full = StepTimeModel(LLAMA3_8B, None, "bf16", trained=trained), StepTimeModel(LLAMA3_8B, None, "bf16")
+    assert lora.param_tensors == full.param_tensors + 448 and lora.host_s > full.host_s
+    assert lora.trained_params == 41_943_040 and full.trained_params == BASE
 
 
 def test_qlora_memory_by_hand():
