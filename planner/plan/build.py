@@ -288,6 +288,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         cols, request.budget_usd, request.deadline_hours, lambda i: candidate(ev, i).label())
     if not len(ev) and ev.excluded:
         infeasible += _binding_exclusion(offers, ev, catalog.gpus)
+    trained_summary = trainable.summary(trained, report, request.precision)
     pick = recommendation.candidate_id if recommendation else (int(front[0]) if len(front) else None)
     for cid in chosen:
         warnings += [w for w in ev.shape(cid).lr.warnings if w not in warnings]
@@ -295,7 +296,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         created_at=now or dt.datetime.now(dt.timezone.utc),
         request=request,
         probe=_summary(report, fit, noise),
-        trainable=trainable.summary(trained, report, request.precision),
+        trainable=trained_summary,
         statistical_efficiency=sample_model.describe((span.low, span.high) if span else None),
         candidates_evaluated=len(ev),
         listing=listing,
@@ -308,7 +309,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
                                                           reference_samples),
         scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
-        assumptions=_assumptions(step_model, sample_model) + trainable.assumptions(trained)
+        assumptions=_assumptions(step_model, sample_model)
+        + ([trained_summary.explanation, *trainable.assumptions(trained)] if trained else [])
         + _range_assumptions(span, request)
         + _step_error_assumptions(ev) + lr_assumptions(request.reference),
         warnings=warnings,

@@ -148,10 +148,12 @@ def summary(trained: Trained | None, report: ProbeReport, precision: str) -> Tra
     share = trained.trained_params / trained.params
     if spec.adapters:
         assert spec.rank is not None
-        stored = ("4-bit NF4 linears at 0.516 B/weight (0.5 B + 0.127 bits of double-quantised constants, Dettmers "
-                  "et al. 2023), the embedding, head and norms at "
-                  f"{weight_bytes(precision):g} B" if spec.kind == "qlora"
-                  else f"at {weight_bytes(precision):g} B/param ({precision}), no fp32 master")
+        if spec.kind == "qlora":
+            stored = (f"4-bit NF4 linears at {QLORA_BYTES_PER_WEIGHT:.3f} B/weight (0.5 B + {NF4_CONSTANT_BITS} bits "
+                      "of double-quantised constants, Dettmers et al. 2023), the embedding, head and norms at "
+                      f"{weight_bytes(precision):g} B")
+        else:
+            stored = f"at {weight_bytes(precision):g} B/param ({precision}), no fp32 master"
         what = (f"{spec.describe()}: r x (in + out) = {trained.trained_params:,} adapter parameters on "
                 f"{len(trained.adapted)} linear groups ({share:.2%} of {trained.params:,}); the frozen base "
                 f"{stored}; backward skips its weight gradients")
@@ -168,13 +170,12 @@ def assumptions(trained: Trained | None) -> list[str]:
     if trained is None:
         return []
     out = ["trainable: gradients, fp32 masters and optimizer state for the trained parameters only; frozen weights "
-           "stored once at the compute dtype (sharded under fsdp); activations as traced (a frozen linear still "
+           "stored once at their storage dtype (sharded under fsdp); activations as traced (a frozen linear still "
            "saves its input, for the adapter's and the input's gradients)",
            "trainable FLOPs: the frozen weights' weight-gradient matmuls skipped (2 x in x out per token each)"
            + (", the adapters' 2r(in + out) per token x 3 (x 4 under full checkpointing) added"
               if trained.spec.adapters else "")]
     if trained.spec.kind == "qlora":
-        out.append(f"QLoRA: linear weights in 4-bit NF4 at {QLORA_BYTES_PER_WEIGHT:.4f} B each (0.5 B + "
-                   f"{NF4_CONSTANT_BITS} bits of double-quantised constants, Dettmers et al. 2023); the time to "
-                   "dequantise them before each matmul is not modelled")
+        out.append("QLoRA: one layer's weight dequantised to the compute dtype is counted in the buffers; the time "
+                   "to dequantise the 4-bit weights before each matmul (memory traffic, not FLOPs) is not modelled")
     return out
