@@ -134,6 +134,6 @@ class PlanRequest(Strict):
              "else the probe's)")
     trainable: TrainableText = setting(
         "full", flag="--trainable", metavar="SPEC",
-        help="what the run trains: full (every parameter), lora:r=16 or qlora:r=16 (optional alpha=A, "
-             "targets=q,k,v,o,gate,up,down or all-linear, the default), or a fraction such as 0.05 "
-             "(planner/contracts/trainable.py)")
+        help="what the run trains (default full: every parameter): lora:r=16 or qlora:r=16 (a 4-bit base), "
+             "optionally with alpha=A and targets=q,k,v,o,gate,up,down (all-linear when not given), or a fraction "
+             "such as 0.05 (planner/contracts/trainable.py)")
