@@ -15,6 +15,7 @@ import datetime as dt
 from pathlib import Path
 
 from providers.cache import CachedTable, read_tables, table_path
+from providers.fabric import read_fabrics
 from providers.gpus import read_families, read_gpus
 from providers.guards import drop_spot_equal_to_on_demand, stale_warning
 from providers.offers_csv import OfferTable, read_offers
@@ -22,7 +23,7 @@ from providers.registry import refreshed_origins
 from providers.row_guards import keep_guarded
 from providers.rules import Manifest, Rules, load_manifest
 from providers.rules import pricing_dir as bundled_pricing_dir
-from providers.schema import Catalog, GpuSpec, Offer, PriceTable
+from providers.schema import Catalog, Fabric, GpuSpec, Offer, PriceTable
 
 
 def load_gpu_specs(pricing_dir: Path | None = None) -> dict[str, GpuSpec]:
@@ -52,6 +53,8 @@ def load_catalog(
     gpus = read_gpus(folder / gpus_file, f"{label}/{gpus_file}")
     families_file = manifest.table_file("families")
     families = read_families(folder / families_file, f"{label}/{families_file}", gpus)
+    fabric_file = manifest.table_file("fabric")
+    fabrics = read_fabrics(folder / fabric_file, f"{label}/{fabric_file}")
 
     def read(path: Path, display: str, name: str, origin: str) -> OfferTable:
         # Only the user's own rows are held to today's date: bundled data must load on any clock.
@@ -71,7 +74,7 @@ def load_catalog(
         layers.append(read(user_csv, str(user_csv), "user", "user"))
     for layer in layers:
         warnings += layer.warnings
-    return _merge(layers, gpus, manifest, today, warnings)
+    return _merge(layers, gpus, manifest, today, warnings, fabrics)
 
 
 def _cache_layer(table: CachedTable, gpus: dict[str, GpuSpec], rules: Rules) -> OfferTable:
@@ -82,7 +85,8 @@ def _cache_layer(table: CachedTable, gpus: dict[str, GpuSpec], rules: Rules) -> 
 
 
 def _merge(
-    layers: list[OfferTable], gpus: dict[str, GpuSpec], manifest: Manifest, today: dt.date, warnings: list[str]
+    layers: list[OfferTable], gpus: dict[str, GpuSpec], manifest: Manifest, today: dt.date, warnings: list[str],
+    fabrics: list[Fabric],
 ) -> Catalog:
     merged: dict[tuple[str, str, str, str], Offer] = {}
     owner: dict[tuple[str, str, str, str], int] = {}
@@ -109,4 +113,4 @@ def _merge(
         if note:
             warnings.append(note)
     offers.sort(key=lambda o: (o.provider, o.instance, o.region, o.market))
-    return Catalog(gpus=gpus, offers=offers, tables=tables, warnings=warnings)
+    return Catalog(gpus=gpus, offers=offers, tables=tables, warnings=warnings, fabrics=fabrics)

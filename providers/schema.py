@@ -19,6 +19,8 @@ Market = Literal["on-demand", "spot"]
 # Where a row came from: "bundled", "user", or a refresher's origin (providers.registry).
 Origin = str
 LinkKind = Literal["nvlink", "pcie", "infinity-fabric", "none"]
+# How instances of one type reach each other (pricing/fabric.csv); "none": not clustered at all.
+FabricKind = Literal["efa", "infiniband", "roce", "gpudirect-tcpx", "gpudirect-tcpxo", "tcp", "none"]
 
 
 class _Strict(BaseModel):
@@ -108,6 +110,31 @@ class Offer(_Strict):
         return (self.provider, self.instance, self.region, self.market)
 
 
+class Fabric(_Strict):
+    """Inter-node bandwidth of the instances whose name starts with `prefix` at `provider`."""
+
+    provider: str
+    prefix: str
+    gbps: float = Field(ge=0, description="the whole instance's NICs for GPU traffic, Gb/s, one direction; "
+                                          "0 with technology 'none'")
+    technology: FabricKind
+    source: str
+    as_of: dt.date
+
+    @property
+    def clustered(self) -> bool:
+        return self.technology != "none" and self.gbps > 0
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.gbps * 1e9 / 8
+
+    def describe(self) -> str:
+        names = {"efa": "EFA", "infiniband": "InfiniBand", "roce": "RoCE", "gpudirect-tcpx": "GPUDirect-TCPX",
+                 "gpudirect-tcpxo": "GPUDirect-TCPXO", "tcp": "TCP", "none": "no fabric"}
+        return f"{self.gbps:,.0f} Gb/s {names[self.technology]}"
+
+
 class PriceTable(_Strict):
     """Where one loaded table came from and how old it is."""
 
@@ -140,9 +167,15 @@ class Catalog(BaseModel):
     offers: list[Offer]
     tables: list[PriceTable]
     warnings: list[str] = Field(default_factory=list)
+    fabrics: list[Fabric] = Field(default_factory=list, description="pricing/fabric.csv: inter-node bandwidth")
 
     def gpu(self, name: str) -> GpuSpec:
         return self.gpus[name]
+
+    def fabric(self, provider: str, instance: str) -> Fabric | None:
+        """The instance's fabric row: the longest matching prefix of its provider, None when none matches."""
+        rows = [f for f in self.fabrics if f.provider == provider and instance.startswith(f.prefix)]
+        return max(rows, key=lambda f: len(f.prefix)) if rows else None
 
     def oldest_table_date(self) -> dt.date | None:
         return min((t.as_of for t in self.tables), default=None)
