@@ -98,12 +98,12 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
               + _memory_source(fit))
     note = price_note or table_price_note(plan)
     rows = [
-        Row("GPUs", f"{c.gpu_count} × {c.gpu}"),
+        Row("GPUs", gpus_text(c), c.fabric or ""),
         Row("precision", c.precision or plan.request.precision,
             "the request's" if c.precision in (None, plan.request.precision) else "the GPU lacks the request's"),
         Row("layout", layout_text(c), "planner/plan/parallel.py"),
         *trained_rows(plan),
-        Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpu_count} GPU × {c.accumulation} accumulation",
+        Row("batch", f"{c.global_batch} = {c.per_gpu_batch}/GPU × {c.gpus} GPU × {c.accumulation} accumulation",
             memory),
         Row("learning rate", f"{c.lr.lr:.3g}", c.lr.rule),
         *optimizer_rows(c.lr),
@@ -118,9 +118,13 @@ def candidate_rows(plan: Plan, c: Candidate, price_note: PriceNote | None = None
             + ("within the budget" if c.meets_budget else "over the budget")
             + ("" if c.meets_data else ", more samples than exist") + _data_flag(c, ", ")),
     ]
+    fewer = fewer_nodes(plan, c)
+    if fewer:
+        rows.insert(1, Row("fewer nodes", fewer, "plan.excluded"))
     if c.memory is not None:
         m = c.memory
-        rows.insert(4, Row("memory per GPU", f"weights {_gb(m.params)}, gradients {_gb(m.grads)}, optimizer "
+        after_batch = next(i for i, r in enumerate(rows) if r.label == "batch") + 1
+        rows.insert(after_batch, Row("memory per GPU", f"weights {_gb(m.params)}, gradients {_gb(m.grads)}, optimizer "
                            f"{_gb(m.optimizer)}, buffers {_gb(m.buffers)}, activations {_gb(m.activations)}", "traced"))
     return rows + [Row("note", n) for n in c.notes + c.lr.notes]
 
@@ -143,7 +147,20 @@ def _memory_source(fit: MemoryFit | None) -> str:
     return f"{fit.provenance} M(B) from {fit.points_used} probe points"
 
 
-LAYOUT_NAMES = {"ddp": "DDP", "zero1": "ZeRO-1", "zero2": "ZeRO-2", "fsdp": "FSDP"}
+LAYOUT_NAMES = {"ddp": "DDP", "zero1": "ZeRO-1", "zero2": "ZeRO-2", "fsdp": "FSDP", "hsdp": "HSDP"}
+
+
+def gpus_text(c: Candidate) -> str:
+    """'8 × H100-SXM-80GB', or '4 nodes × 8 × H100-SXM-80GB = 32 GPUs' for a cluster."""
+    if c.nodes == 1:
+        return f"{c.gpu_count} × {c.gpu}"
+    return f"{c.nodes} nodes × {c.gpu_count} × {c.gpu} = {c.gpus} GPUs"
+
+
+def fewer_nodes(plan: Plan, c: Candidate) -> str | None:
+    """Why fewer instances of the candidate's offer do not fit (the plan's exclusion of them)."""
+    offer = f"{c.provider} {c.instance} {c.market} ({c.region})"
+    return next((e.reason for e in plan.excluded if e.offer == offer and e.nodes), None)
 
 
 def layout_short(c: Candidate) -> str:
@@ -154,7 +171,9 @@ def layout_short(c: Candidate) -> str:
 def layout_text(c: Candidate) -> str:
     text = f"{LAYOUT_NAMES.get(c.layout, c.layout)}, {c.checkpointing} activation checkpointing"
     if c.comm_bytes_per_step:
-        text += (f"; {c.comm_bytes_per_step / 1e9:,.1f} GB sent per GPU per step, "
+        across = (f" ({c.comm_inter_node_bytes / 1e9:,.1f} GB of it across nodes)"
+                  if c.comm_inter_node_bytes else "")
+        text += (f"; {c.comm_bytes_per_step / 1e9:,.1f} GB sent per GPU per step{across}, "
                  f"{c.comm_exposed_s * 1e3:,.0f} ms of it not hidden")
     return text
 
@@ -203,11 +222,13 @@ def scaling_section(plan: Plan) -> Section | None:
         return None
     first = plan.scaling[0]
     rows = tuple(
-        Row(f"{r.gpu_count} GPU", f"{r.step_time_s * 1e3:,.1f} ms/step, speed-up ×{r.speedup:.2f}, "
+        Row(f"{r.gpu_count} GPU" if r.nodes == 1 else f"{r.nodes} nodes × {r.gpu_count} GPU",
+            f"{r.step_time_s * 1e3:,.1f} ms/step, speed-up ×{r.speedup:.2f}, "
             f"efficiency {r.efficiency:.0%}, all-reduce {r.allreduce_share:.0%} of the step, "
             f"{money(r.cost_usd)} on {r.cheapest_offer}", "pays" if r.pays else "stops paying")
         for r in plan.scaling)
-    return Section("scaling", f"Adding GPUs: {first.gpu} at global batch {first.global_batch}", rows)
+    what = "GPUs and nodes" if any(r.nodes > 1 for r in plan.scaling) else "GPUs"
+    return Section("scaling", f"Adding {what}: {first.gpu} at global batch {first.global_batch}", rows)
 
 
 def sensitivity_section(plan: Plan) -> Section | None:
@@ -244,7 +265,7 @@ def plan_sections(plan: Plan, price_note: PriceNote | None = None, chosen_id: in
     out += [s for s in (scaling_section(plan), sensitivity_section(plan)) if s is not None]
     out.append(Section("efficiency", "Statistical efficiency", lead=plan.statistical_efficiency.explanation))
     out.append(Section("candidates", "Candidates",
-                       lead=f"{plan.candidates_evaluated:,} evaluated, {len(plan.excluded)} offers excluded; "
+                       lead=f"{plan.candidates_evaluated:,} evaluated, {_excluded_text(plan)}; "
                             f"listed: {plan.listing}"))
     out.append(Section("assumptions", "Assumptions", bullets=tuple(plan.assumptions)))
     if plan.warnings:
@@ -252,14 +273,20 @@ def plan_sections(plan: Plan, price_note: PriceNote | None = None, chosen_id: in
     return out
 
 
+def _excluded_text(plan: Plan) -> str:
+    whole = sum(not e.nodes for e in plan.excluded)
+    partial = len(plan.excluded) - whole
+    return f"{whole} offers excluded" + (f", {partial} on fewer nodes only" if partial else "")
+
+
 def _frontier_table(plan: Plan) -> Table:
     table = Table(title="Pareto frontier (hours vs dollars)", title_justify="left")
-    for name in ("provider", "instance", "market", "GPUs", "layout", "batch", "per GPU x acc", "lr", "hours", "USD",
-                 "limits"):
-        table.add_column(name, justify="right" if name in {"GPUs", "batch", "hours", "USD"} else "left")
+    for name in ("provider", "instance", "market", "nodes", "GPUs", "layout", "batch", "per GPU x acc", "lr", "hours",
+                 "USD", "limits"):
+        table.add_column(name, justify="right" if name in {"nodes", "GPUs", "batch", "hours", "USD"} else "left")
     for cid in plan.pareto[:FRONTIER_ROWS]:
         c = plan.candidate(cid)
-        table.add_row(c.provider, c.instance, c.market, f"{c.gpu_count}x {c.gpu}", layout_short(c),
+        table.add_row(c.provider, c.instance, c.market, str(c.nodes), f"{c.gpu_count}x {c.gpu}", layout_short(c),
                       str(c.global_batch),
                       f"{c.per_gpu_batch} x {c.accumulation}", f"{c.lr.lr:.3g}",
                       f"{c.hours:,.2f}" + _range(c.hours_range, "{:,.2f}".format),
@@ -338,11 +365,13 @@ def render_markdown(plan: Plan) -> str:
         out += _markdown_section(section)
         if section.kind == "candidates":
             out += ["", "## Pareto frontier", "",
-                    "| provider | instance | market | GPUs | layout | global batch | per GPU x acc | lr | hours | USD | limits |",
-                    "|---|---|---|---|---|---:|---|---|---:|---:|---|"]
+                    "| provider | instance | market | nodes | GPUs | layout | global batch | per GPU x acc | lr | hours | USD "
+                    "| limits |",
+                    "|---|---|---|---:|---|---|---:|---|---|---:|---:|---|"]
             for cid in plan.pareto:
                 c = plan.candidate(cid)
-                out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.gpu_count}x {c.gpu} | {layout_short(c)} | "
+                out.append(f"| {c.provider} | {c.instance} | {c.market} | {c.nodes} | {c.gpu_count}x {c.gpu} | "
+                           f"{layout_short(c)} | "
                            f"{c.global_batch} | "
                            f"{c.per_gpu_batch} x {c.accumulation} | {c.lr.lr:.3g} | "
                            f"{c.hours:,.2f}{_range(c.hours_range, '{:,.2f}'.format)} | "

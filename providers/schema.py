@@ -173,9 +173,13 @@ class Catalog(BaseModel):
         return self.gpus[name]
 
     def fabric(self, provider: str, instance: str) -> Fabric | None:
-        """The instance's fabric row: the longest matching prefix of its provider, None when none matches."""
-        rows = [f for f in self.fabrics if f.provider == provider and instance.startswith(f.prefix)]
-        return max(rows, key=lambda f: len(f.prefix)) if rows else None
+        return fabric_for(self.fabrics, provider, instance)
 
     def oldest_table_date(self) -> dt.date | None:
         return min((t.as_of for t in self.tables), default=None)
+
+
+def fabric_for(fabrics: list[Fabric], provider: str, instance: str) -> Fabric | None:
+    """The instance's fabric row: the longest matching prefix of its provider, None when none matches."""
+    rows = [f for f in fabrics if f.provider == provider and instance.startswith(f.prefix)]
+    return max(rows, key=lambda f: len(f.prefix)) if rows else None

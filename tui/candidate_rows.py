@@ -15,7 +15,7 @@ from planner.view import hours_text, money
 
 YES, NO = "✓", "✗"
 RECOMMENDED, FRONTIER = "★", "◆"
-GroupKey = tuple[str, str, str, str, int, int, int, int]
+GroupKey = tuple[str, str, str, str, int, int, int, int, int]
 
 
 def short_gpu(name: str) -> str:
@@ -95,6 +95,7 @@ COLUMNS: tuple[Column, ...] = (
            lambda c: c.instance, 14, "i"),
     Column("gpus", "GPUs", lambda r: f"{r.candidate.gpu_count}×{short_gpu(r.candidate.gpu)}", lambda c: c.gpu_count,
            7, "g", numeric=True),
+    Column("nodes", "Nodes", lambda r: str(r.candidate.nodes), lambda c: c.nodes, 5, "v", numeric=True),
     Column("global_batch", "Batch", lambda r: str(r.candidate.global_batch), lambda c: c.global_batch, 5, "b",
            numeric=True),
     Column("per_gpu", "B/GPU", lambda r: str(r.candidate.per_gpu_batch), lambda c: c.per_gpu_batch, 5, "p",
@@ -121,9 +122,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("checkpointing", "Ckpt", lambda r: r.candidate.checkpointing, lambda c: c.checkpointing, 9, "e"),
     Column("region", "Region", region_text, lambda c: c.region, 10, "n"),
 )
-"""Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
+"""GPUs: per instance; Nodes: instances rented together. Due: meets the deadline. Bgt: within the budget. `letter` sorts by the column (again: reverses).
 Prec (the candidate's precision), Hours range (at both ends of the plausible noise scale), Data (samples over those asked for; ! past
-the flag), $/h, Step ms, GB/GPU, Layout (ddp, zero1, zero2, fsdp) and Ckpt (activation checkpointing) show on wide
+the flag), $/h, Step ms, GB/GPU, Layout (ddp, zero1, zero2, fsdp, hsdp) and Ckpt (activation checkpointing) show on wide
 terminals only (the Why tab has them at any width)."""
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 COLUMN_BY_LETTER = {column.letter: column for column in COLUMNS}
@@ -165,7 +166,8 @@ class RowFilter:
 
 
 def group_key(c: Candidate) -> GroupKey:
-    return (c.provider, c.instance, c.market, c.gpu, c.gpu_count, c.global_batch, c.per_gpu_batch, c.accumulation)
+    return (c.provider, c.instance, c.market, c.gpu, c.gpu_count, c.nodes, c.global_batch, c.per_gpu_batch,
+            c.accumulation)
 
 
 def groups(plan: Plan, kept: Iterable[Candidate]) -> list[Group]:

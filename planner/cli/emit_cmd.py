@@ -58,5 +58,6 @@ def emit(plan: Plan, kind: str, target: Path | None, train_cmd: str, *, json_std
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"--emit {kind}: cannot write {target} ({exc.strerror}); give a writable path") from None
-    note = " (one node: the plan has no multi-node candidates yet)" if kind == "skypilot" else ""
+    nodes = launch.num_nodes
+    note = f" ({nodes} node{'s' if nodes > 1 else ''})" if kind == "skypilot" else ""
     sys.stderr.write(f"batchfit: wrote the {kind} launch for candidate {launch.candidate.id} to {target}{note}\n")

@@ -45,8 +45,21 @@ def _fields_added(doc: Document) -> Document:
     probe 4: ModelInfo / TracedMode.attention_flops_per_sample (None: not counted).
     probe 5: ModelTrace.linears (None: not recorded; a LoRA plan asks for a new trace).
     plan 3 / request 3: PlanRequest.trainable ("full": every parameter, as before), Plan.trainable
-    (None: planned before it, every parameter trained)."""
+    (None: planned before it, every parameter trained).
+    request 3: max_nodes (a request states limits: a version-2 one gets the new limit's default),
+    gpus (None: every GPU).
+    plan 3: Candidate.nodes / ScalingRow.nodes (1), total_gpus (None: gpu_count), fabric (None),
+    comm_inter_node_bytes (0), Exclusion.nodes ([]: the whole offer); see _plan_2_to_3 for its request."""
     return dict(doc)
+
+
+def _plan_2_to_3(doc: Document) -> Document:
+    """plan 3: the request inside a version-2 plan was planned on one node, so its max_nodes is 1
+    (what made that plan's candidates); the other new fields have defaults."""
+    request = doc.get("request")
+    if not isinstance(request, dict):
+        return dict(doc)
+    return doc | {"request": request | {"max_nodes": request.get("max_nodes", 1), "schema_version": 3}}
 
 
 def _probe_2_to_3(doc: Document) -> Document:
@@ -57,7 +70,7 @@ def _probe_2_to_3(doc: Document) -> Document:
 # kind -> {version v: the function that turns a version-v document into a version v+1 one}
 MIGRATIONS: dict[Kind, dict[int, Migration]] = {
     "probe": {1: _fields_added, 2: _probe_2_to_3, 3: _fields_added, 4: _fields_added},
-    "plan": {1: _fields_added, 2: _fields_added},
+    "plan": {1: _fields_added, 2: _plan_2_to_3},
     "request": {1: _fields_added, 2: _fields_added},
 }
 

@@ -13,7 +13,7 @@ from planner.contracts.request import PlanRequest, Precision
 from planner.contracts.settings import Strict
 from providers.schema import Market, PriceTable
 
-PLAN_SCHEMA_VERSION = 3  # 3: trainable (planner/contracts/migrate.py)
+PLAN_SCHEMA_VERSION = 3  # 3: trainable, nodes (planner/contracts/migrate.py)
 
 # A candidate training on more than this many times the requested samples is flagged in every
 # output: its larger batch buys speed with data the user may not have.
@@ -52,10 +52,13 @@ class Candidate(Strict):
     region: str
     market: Market
     gpu: str
-    gpu_count: int
+    gpu_count: int = Field(description="GPUs per instance")
+    nodes: int = Field(default=1, ge=1, description="instances of the offer rented together (a cluster)")
+    total_gpus: int | None = Field(default=None, description="gpu_count x nodes: GPUs in the run")
+    fabric: str | None = Field(default=None, description="what joins the nodes, e.g. '3,200 Gb/s EFA' (pricing/fabric.csv)")
     precision: Precision | None = Field(
         default=None, description="what this candidate runs in: the request's, or fp16 where the GPU lacks bf16")
-    price_per_hour: float
+    price_per_hour: float = Field(description="USD per hour for all the candidate's nodes")
     per_gpu_batch: int
     accumulation: int = Field(description="micro-batches accumulated per optimizer step")
     global_batch: int
@@ -78,16 +81,23 @@ class Candidate(Strict):
     meets_deadline: bool
     meets_budget: bool
     notes: list[str] = Field(default_factory=list)
-    layout: Layout = Field(default="ddp", description="how the GPUs share the model: ddp, zero1, zero2 or fsdp")
+    layout: Layout = Field(default="ddp", description="how the GPUs share the model: ddp, zero1, zero2, fsdp or hsdp")
     checkpointing: Checkpointing = Field(default="none", description="activation checkpointing: none, selective, full")
     tokens_per_s_per_gpu: float | None = Field(default=None, description="sequence models: tokens/s each GPU trains")
     memory: MemoryBreakdown | None = Field(default=None, description="memory_per_gpu_bytes by what holds it")
     comm_bytes_per_step: float = Field(default=0.0, description="bytes each GPU sends per optimizer step (ring)")
+    comm_inter_node_bytes: float = Field(default=0.0, description="the part of comm_bytes_per_step sent across nodes")
     comm_exposed_s: float = Field(default=0.0, description="seconds of that communication not hidden behind compute")
+
+    @property
+    def gpus(self) -> int:
+        """GPUs in the run: every GPU of every node."""
+        return self.total_gpus or self.gpu_count * self.nodes
 
     def label(self) -> str:
         spot = " spot" if self.market == "spot" else ""
-        return f"{self.provider} {self.instance}{spot} ({self.region}) x{self.gpu_count} B={self.global_batch}"
+        nodes = f" {self.nodes} nodes" if self.nodes > 1 else ""
+        return f"{self.provider} {self.instance}{spot} ({self.region}){nodes} x{self.gpu_count} B={self.global_batch}"
 
 
 class Recommendation(Strict):
@@ -146,14 +156,16 @@ class SensitivityRow(Strict):
 
 
 class ScalingRow(Strict):
-    """One GPU count of one GPU type at a fixed global batch: where adding GPUs stops paying."""
+    """One GPU count and node count of one GPU type at a fixed global batch: where adding GPUs stops paying."""
 
     gpu: str
-    gpu_count: int
+    gpu_count: int = Field(description="GPUs per instance")
+    nodes: int = Field(default=1, ge=1, description="instances")
+    total_gpus: int | None = Field(default=None, description="gpu_count x nodes")
     global_batch: int
     step_time_s: float
     speedup: float = Field(description="step-time speed-up over the fewest GPUs of this type")
-    efficiency: float = Field(description="speedup per GPU added: speedup x fewest / gpu_count")
+    efficiency: float = Field(description="speedup per GPU added: speedup x fewest / total GPUs")
     allreduce_share: float = Field(description="fraction of the step spent in the exposed all-reduce")
     cheapest_offer: str
     cost_usd: float
@@ -163,6 +175,8 @@ class ScalingRow(Strict):
 class Exclusion(Strict):
     offer: str
     reason: str
+    nodes: list[int] = Field(default_factory=list,
+                             description="the fewer node counts excluded while more nodes fit; empty: the whole offer")
 
 
 class Plan(Strict):

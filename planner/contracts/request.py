@@ -14,7 +14,7 @@ from planner.contracts.settings import Strict, setting
 from planner.contracts.trainable import TrainableText
 from planner.errors import BadInput
 
-REQUEST_SCHEMA_VERSION = 3  # 3: trainable (planner/contracts/migrate.py)
+REQUEST_SCHEMA_VERSION = 3  # 3: trainable, max_nodes, gpus (planner/contracts/migrate.py)
 
 OptimizerFamily = Literal["adamw", "adam", "sgd"]
 # bf16 and fp16 are autocast mixed precision (fp16 with a grad scaler); fp32 follows torch's
@@ -97,8 +97,14 @@ class PlanRequest(Strict):
     providers: list[str] | None = setting(None, flag="--providers",
                                           help="comma list, e.g. aws,gcp,azure,lambda (default: every provider)")
     regions: list[str] | None = setting(None, flag="--regions", help="comma list of provider regions")
+    gpus: list[str] | None = setting(None, flag="--gpus", metavar="LIST",
+                                     help="comma list of GPU names from pricing/gpus.csv, e.g. H100-SXM-80GB "
+                                          "(default: every GPU)")
     spot: bool = setting(False, flag="--spot", negatable=True, help="allow spot offers")
     max_gpus: int = setting(8, flag="--max-gpus", ge=1, le=4096, help="GPUs per instance at most")
+    max_nodes: int = setting(16, flag="--max-nodes", ge=1, le=1024,
+                             help="instances per candidate at most: clusters of 1, 2, 4, ... and this many "
+                                  "instances of one offer, where pricing/fabric.csv says the type is clustered")
     noise_scale: float | None = setting(
         None, flag="--noise-scale", unit="samples", metavar="B_NOISE", gt=0, le=MOST_SAMPLES,
         help="B_noise measured near the target loss (e.g. from your own run); overrides the probe's early one")
@@ -126,7 +132,8 @@ class PlanRequest(Strict):
         return min(caps) if caps else None
     layouts: list[Layout] | None = setting(
         None, flag="--layouts", metavar="LIST",
-        help="parallel layouts to weigh, comma list of ddp, zero1, zero2, fsdp (default: all for a traced model, "
+        help="parallel layouts to weigh, comma list of ddp, zero1, zero2, fsdp, hsdp (hsdp on 2+ nodes only; "
+             "default: all for a traced model, "
              "ddp for a measured one)")
     checkpointing: list[Checkpointing] | None = setting(
         None, flag="--recompute", metavar="LIST",

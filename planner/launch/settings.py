@@ -1,8 +1,8 @@
 """What the recommended candidate asks of a launch: machine, node count, and the training settings.
 
 The settings travel as environment variables (`BATCHFIT_*`) so the user's script reads them
-without knowing batchfit. The Plan contract has no node count yet: every candidate is one
-instance, so `num_nodes` is 1 until multi-node candidates land in the plan.
+without knowing batchfit. `num_nodes` is the candidate's node count: a cluster of that many
+instances of its offer.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def launch_from_plan(plan: Plan) -> Launch:
         raise BadInput(str(exc.args[0])) from None
     return Launch(
         candidate=candidate,
-        num_nodes=1,  # the Plan contract has no node count: one instance per candidate
+        num_nodes=candidate.nodes,
         gpus_per_node=candidate.gpu_count,
         accelerator=accelerator,
         envs=training_envs(candidate),

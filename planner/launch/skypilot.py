@@ -3,8 +3,9 @@
 `resources` pins what the plan priced: `infra` (cloud/region), the instance type and
 `accelerators: <GPU>:<count>`; a spot candidate adds `use_spot` and a `job_recovery` strategy so
 a managed job survives preemption. `envs` carries the batch sizes and optimizer settings, and
-`run` starts the user's script under torchrun with SkyPilot's node variables, so the same file
-serves one node now and several once the plan has multi-node candidates.
+`run` starts the user's script under torchrun with SkyPilot's node variables (SKYPILOT_NUM_NODES,
+SKYPILOT_NODE_RANK, the first of SKYPILOT_NODE_IPS as the rendezvous address), and `num_nodes` is the
+candidate's node count, so one file serves one node or a cluster.
 """
 
 from __future__ import annotations

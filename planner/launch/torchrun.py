@@ -8,10 +8,18 @@ from planner.launch.settings import MASTER_PORT, Launch
 
 
 def torchrun_line(launch: Launch, train_cmd: str) -> str:
-    """One shell line: the settings as environment variables, then torchrun on this node."""
+    """One shell line: the settings as environment variables, then torchrun on this node; for a
+    cluster, one line per node (run each on its node), rendezvous on node 0 at $MASTER_ADDR."""
     envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in launch.envs.items())
     nodes = f"--nnodes {launch.num_nodes}"
-    return f"{envs} torchrun {nodes} --nproc-per-node {launch.gpus_per_node} {train_cmd}"
+    if launch.num_nodes == 1:
+        return f"{envs} torchrun {nodes} --nproc-per-node {launch.gpus_per_node} {train_cmd}"
+    lines = [f"# {launch.num_nodes} nodes: run line i on node i; MASTER_ADDR is node 0's address on every node"]
+    for rank in range(launch.num_nodes):
+        lines.append(f"{envs} torchrun {nodes} --nproc-per-node {launch.gpus_per_node} --node-rank {rank} "
+                     f'--master-addr "${{MASTER_ADDR:?set it to node 0\'s address}}" --master-port {MASTER_PORT} '
+                     f"{train_cmd}")
+    return "\n".join(lines)
 
 
 def skypilot_run_script(train_cmd: str) -> str:

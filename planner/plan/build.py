@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 
 from planner.contracts.layout import LAYOUTS
 from planner.plan import fitted_priors, priors, trainable
-from planner.plan.shapes import ShapeBook, describe_offer
+from planner.plan.shapes import Shape, ShapeBook, describe_offer
 from planner.plan.choose import (
     Columns,
     cheapest,
@@ -27,7 +28,7 @@ from planner.plan.lr import lr_assumptions
 from planner.plan.memory import memory_fit_of
 from planner.plan.noise_range import NoiseRange, matching_read, noise_range
 from planner.plan.step_time import StepTimeModel
-from providers.schema import Catalog, GpuSpec, Offer
+from providers.schema import Catalog, Fabric, GpuSpec, Offer
 
 
 def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
@@ -46,6 +47,12 @@ def select_offers(request: PlanRequest, catalog: Catalog) -> list[Offer]:
         if unknown:
             raise BadInput(f"unknown region {', '.join(unknown)}; choose from {', '.join(known_regions)}")
         offers = [o for o in offers if o.region in request.regions or o.region == "any"]
+    if request.gpus:
+        known_gpus = sorted({o.gpu for o in offers})
+        unknown = [g for g in request.gpus if g not in known_gpus]
+        if unknown:
+            raise BadInput(f"--gpus {', '.join(unknown)}: no offer has it; choose from {', '.join(known_gpus)}")
+        offers = [o for o in offers if o.gpu in request.gpus]
     if not request.spot:
         offers = [o for o in offers if o.market == "on-demand"]
     return offers
@@ -170,68 +177,77 @@ def _range_assumptions(span: NoiseRange | None, request: PlanRequest) -> list[st
     return out
 
 
+def _shape_column(ev: Evaluation, value: Callable[[Shape], float]) -> np.ndarray:
+    """One number per candidate from its shape, gathered group by group (no loop over candidates)."""
+    per_group = [np.array([value(s) for s in group], dtype=float) for group in ev.shapes]
+    starts = np.cumsum([0] + [len(g) for g in per_group])[:-1]
+    flat = np.concatenate(per_group + [np.zeros(0, dtype=float)])
+    return flat[starts[ev.group] + ev.shape_index] if len(ev) else flat
+
+
 def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, str]:
     """All candidates when there are few; else the frontier, the recommendations and the cheapest
-    candidate of each provider x GPU x count x market."""
+    candidate of each provider x GPU x count x nodes x market x layout."""
     if len(ev) <= priors.MAX_LISTED_CANDIDATES:
         return np.arange(len(ev)), "all candidates"
     keys = {o.key[:1] + (o.gpu, o.gpu_count, o.market) for o in ev.offers}
     key_id = {k: n for n, k in enumerate(sorted(keys))}
     offer_key = np.array([key_id[(o.provider, o.gpu, o.gpu_count, o.market)] for o in ev.offers])
     layout_id = {name: n for n, name in enumerate(LAYOUTS)}
-    per_group = [np.array([layout_id[s.layout] for s in group], dtype=int) for group in ev.shapes]
-    starts = np.cumsum([0] + [len(g) for g in per_group])[:-1]
-    layout_key = np.concatenate(per_group + [np.zeros(0, dtype=int)])[starts[ev.group] + ev.shape_index]
-    candidate_key = offer_key[ev.offer_index] * len(LAYOUTS) + layout_key
+    layout_key = _shape_column(ev, lambda s: layout_id[s.layout]).astype(int)
+    node_key = np.searchsorted(np.unique(ev.nodes), ev.nodes)
+    candidate_key = (offer_key[ev.offer_index] * (node_key.max() + 1) + node_key) * len(LAYOUTS) + layout_key
     order = np.lexsort((ev.hours, ev.cost, candidate_key))
     _, first = np.unique(candidate_key[order], return_index=True)
     listed = np.union1d(np.union1d(order[first], front), np.array(chosen, dtype=int))
     return listed, ("the Pareto frontier, the recommendations and the cheapest candidate of each "
-                    f"provider x GPU x count x market x layout ({len(ev):,} evaluated)")
+                    f"provider x GPU x count x nodes x market x layout ({len(ev):,} evaluated)")
 
 
 def _sensitivity(request: PlanRequest, offers: list[Offer], step_model: StepTimeModel, fit: MemoryFit,
-                 gpus: dict[str, GpuSpec], reference_samples: float) -> list[SensitivityRow]:
+                 gpus: dict[str, GpuSpec], reference_samples: float, fabrics: list[Fabric]) -> list[SensitivityRow]:
     """Without a measured noise scale: the cheapest-within-limits choice at each stated B_noise."""
     rows = []
     for b_noise in priors.NOISE_SCALE_SWEEP:
         samples = SampleModel(request.reference.batch_size, reference_samples, b_noise)
-        ev = evaluate(offers, ShapeBook(request, fit, step_model, samples, gpus), request)
+        ev = evaluate(offers, ShapeBook(request, fit, step_model, samples, gpus), request, fabrics)
         best = cheapest(ev.meets_deadline & ev.meets_budget & ev.meets_data, ev.hours, ev.cost)
         if best is None:
             rows.append(SensitivityRow(b_noise=b_noise, candidate=None))
             continue
         shape = ev.shape(best)
-        rows.append(SensitivityRow(b_noise=b_noise, candidate=describe_offer(ev.offer(best)),
+        nodes = int(ev.nodes[best])
+        rows.append(SensitivityRow(b_noise=b_noise, candidate=describe_offer(ev.offer(best))
+                                   + (f" x {nodes} nodes" if nodes > 1 else ""),
                                    global_batch=shape.global_batch, lr=shape.lr.lr, steps=shape.steps,
                                    hours=float(ev.hours[best]), cost_usd=float(ev.cost[best])))
     return rows
 
 
-def _scaling(ev: Evaluation, step_model: StepTimeModel, gpus: dict[str, GpuSpec], pick: int) -> list[ScalingRow]:
-    """The picked candidate's GPU at every GPU count on offer, at the picked global batch."""
+def _scaling(ev: Evaluation, pick: int) -> list[ScalingRow]:
+    """The picked candidate's GPU at every (GPU count, node count) on offer, at the picked global batch:
+    the cheapest candidate of each, its speed-up over the fewest GPUs and whether the GPUs added pay."""
     gpu_name, batch = ev.offer(pick).gpu, ev.shape(pick).global_batch
-    per_count: dict[int, int] = {}  # GPU count -> the cheapest candidate of that count at this batch
-    for found in np.flatnonzero(np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]):
-        i = int(found)
-        if ev.shape(i).global_batch != batch:
-            continue
-        count = ev.offer(i).gpu_count
-        if count not in per_count or ev.cost[i] < ev.cost[per_count[count]]:
-            per_count[count] = int(i)
-    if len(per_count) < 2:
+    same_gpu = np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]
+    found = np.flatnonzero(same_gpu & (_shape_column(ev, lambda s: s.global_batch) == batch))
+    counts = np.array([o.gpu_count for o in ev.offers])[ev.offer_index[found]]
+    cheapest_of: dict[tuple[int, int], int] = {}  # (GPUs per node, nodes) -> its cheapest candidate
+    for i in found[np.lexsort((ev.cost[found], ev.nodes[found], counts))]:
+        cheapest_of.setdefault((ev.offer(int(i)).gpu_count, int(ev.nodes[i])), int(i))
+    if len(cheapest_of) < 2:
         return []
-    counts = sorted(per_count)
-    base = ev.shape(per_count[counts[0]]).step_time_s
+    keys = sorted(cheapest_of, key=lambda k: (k[0] * k[1], k[1]))
+    fewest = keys[0][0] * keys[0][1]
+    base = ev.shape(cheapest_of[keys[0]]).step_time_s
     rows = []
-    for count in counts:
-        i = per_count[count]
+    for count, nodes in keys:
+        i = cheapest_of[(count, nodes)]
         shape = ev.shape(i)
-        allreduce = shape.comm_exposed_s
         speedup = base / shape.step_time_s
-        efficiency = speedup * counts[0] / count
-        rows.append(ScalingRow(gpu=gpu_name, gpu_count=count, global_batch=batch, step_time_s=shape.step_time_s,
-                               speedup=speedup, efficiency=efficiency, allreduce_share=allreduce / shape.step_time_s,
+        efficiency = speedup * fewest / (count * nodes)
+        rows.append(ScalingRow(gpu=gpu_name, gpu_count=count, nodes=nodes, total_gpus=count * nodes,
+                               global_batch=batch, step_time_s=shape.step_time_s, speedup=speedup,
+                               efficiency=efficiency, allreduce_share=shape.comm_exposed_s / shape.step_time_s,
                                cheapest_offer=describe_offer(ev.offer(i)), cost_usd=float(ev.cost[i]),
                                pays=efficiency >= priors.SCALING_EFFICIENCY_PAYS))
     return rows
@@ -271,7 +287,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     offers = select_offers(request, catalog)
 
     def evaluate_at(model: SampleModel) -> Evaluation:
-        return evaluate(offers, ShapeBook(request, fit, step_model, model, catalog.gpus), request)
+        return evaluate(offers, ShapeBook(request, fit, step_model, model, catalog.gpus), request, catalog.fabrics)
 
     ev = evaluate_at(sample_model)
     if span is not None and span.low != span.high:
@@ -307,8 +323,8 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
         infeasible=infeasible,
         excluded=ev.excluded,
         noise_sensitivity=[] if b_noise else _sensitivity(request, offers, step_model, fit, catalog.gpus,
-                                                          reference_samples),
-        scaling=[] if pick is None else _scaling(ev, step_model, catalog.gpus, pick),
+                                                          reference_samples, catalog.fabrics),
+        scaling=[] if pick is None else _scaling(ev, pick),
         assumptions=_assumptions(step_model, sample_model)
         + ([trained_summary.explanation, *trainable.assumptions(trained)] if trained else [])
         + _range_assumptions(span, request)

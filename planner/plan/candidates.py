@@ -1,22 +1,24 @@
-"""Price every (offer, shape) pair at once, as numpy columns, and build Candidates on demand.
+"""Price every (offer, node count, shape) triple at once, as numpy columns, and build Candidates on demand.
 
-A catalog of 10,000 offers x 20 batch sizes is 200,000 candidates: their hours and dollars are
-computed as arrays (one row per candidate), the choice works on those arrays, and only the
-candidates a plan lists become pydantic models.
+A catalog of 10,000 offers x 20 batch sizes is 200,000 candidates on one node each: their hours and
+dollars are computed as arrays (one row per candidate), the choice works on those arrays, and only
+the candidates a plan lists become pydantic models. A cluster of N instances of one offer (N in
+`node_counts`, only where pricing/fabric.csv says the instance type is sold as a cluster) is N x
+its hourly price for the same billed hours.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from planner.plan import priors
-from planner.plan.shapes import Shape, ShapeBook
+from planner.plan.shapes import Shape, ShapeBook, describe_offer
 from planner.contracts.plan import DATA_INFLATION_FLAG, DATA_SHORTFALL_FLAG, Candidate, Exclusion
 from planner.contracts.request import PlanRequest
-from providers.schema import Offer
+from providers.schema import Fabric, Offer, fabric_for
 
 
 @dataclass
@@ -24,7 +26,7 @@ class Evaluation:
     """Candidate i is shape `shape_index[i]` of group `group[i]` on offer `offer_index[i]`."""
 
     offers: list[Offer]
-    shapes: list[list[Shape]]  # one list per (GPU, GPU count) group
+    shapes: list[list[Shape]]  # one list per (GPU, GPU count, nodes, fabric) group
     offer_index: np.ndarray
     group: np.ndarray
     shape_index: np.ndarray
@@ -39,6 +41,12 @@ class Evaluation:
     samples_cap: float | None  # most samples that exist (--max-samples, --max-epochs x --dataset-size)
     hours_range: np.ndarray | None = None  # (candidates, 2): at the ends of the B_noise range
     cost_range: np.ndarray | None = None
+    nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # instances each candidate rents
+    fabrics: list[Fabric | None] = field(default_factory=list)  # per offer: what joins its instances
+
+    def __post_init__(self) -> None:
+        if len(self.nodes) != len(self.hours):  # built without node counts: one instance each
+            self.nodes = np.ones(len(self.hours), dtype=int)
 
     def __len__(self) -> int:
         return len(self.hours)
@@ -50,20 +58,63 @@ class Evaluation:
         return self.offers[self.offer_index[i]]
 
 
-def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Evaluation:
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+def node_counts(max_nodes: int) -> list[int]:
+    """Instances per candidate: powers of two up to --max-nodes, and --max-nodes itself."""
+    counts = {max_nodes}
+    n = 1
+    while n < max_nodes:
+        counts.add(n)
+        n *= 2
+    return sorted(counts)
+
+
+def _planned_nodes(offer: Offer, fabric: Fabric | None, counts: list[int]) -> list[int]:
+    return counts if fabric is not None and fabric.clustered else [1]
+
+
+def _node_exclusion(book: ShapeBook, offer: Offer, fabric: Fabric | None, planned: list[int],
+                    failed: list[int], fitting: list[int], request: PlanRequest) -> Exclusion:
+    """Why the offer's fewer node counts (or all of them) hold not even batch 1."""
+    reason = book.memory_reason(offer, failed[0])
+    more = [book.node_memory(offer, n) for n in failed[1:]]
+    if fitting:
+        lead = f"{failed[0]} node{'s' if failed[0] > 1 else ''}"
+        reason = f"fewer than {min(fitting)} nodes: {lead}: {reason}" + "".join(f"; {m}" for m in more)
+    elif more:
+        reason += "; " + "; ".join(more) + f"; no node count up to --max-nodes {request.max_nodes} fits"
+    if len(planned) == 1 and request.max_nodes > 1:
+        why = (fabric.source if fabric is not None else
+               "no row for it in pricing/fabric.csv; add one to plan it across nodes")
+        reason += f"; not planned across nodes: {why}"
+    return Exclusion(offer=describe_offer(offer), reason=reason, nodes=failed if fitting else [])
+
+
+def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest,
+             fabrics: list[Fabric] | tuple[Fabric, ...] = ()) -> Evaluation:
+    groups: dict[tuple[str, int, int, Fabric | None], list[int]] = defaultdict(list)
     excluded: list[Exclusion] = []
+    counts = node_counts(request.max_nodes)
+    offer_fabrics = [fabric_for(list(fabrics), o.provider, o.instance) for o in offers]
     for i, offer in enumerate(offers):
         reason = book.exclusion(offer)
-        if reason is None:
-            groups[(offer.gpu, offer.gpu_count)].append(i)
-        else:
+        if reason is not None:
             excluded.append(reason)
+            continue
+        fabric = offer_fabrics[i]
+        planned = _planned_nodes(offer, fabric, counts)
+        spec = book.gpus[offer.gpu]
+        fit = {n: book.fits(spec, offer.gpu_count, n) for n in planned}
+        fitting = [n for n in planned if fit[n]]
+        failed = [n for n in planned if fit[n] is False]
+        if failed:
+            excluded.append(_node_exclusion(book, offer, fabric, planned, failed, fitting, request))
+        for n in fitting:
+            groups[(offer.gpu, offer.gpu_count, n, fabric if n > 1 else None)].append(i)
 
     shapes: list[list[Shape]] = []
     columns: dict[str, list[np.ndarray]] = defaultdict(list)
-    for g, ((gpu, count), members) in enumerate(groups.items()):
-        group_shapes = book.shapes(book.gpus[gpu], count)
+    for g, ((gpu, count, nodes, fabric), members) in enumerate(groups.items()):
+        group_shapes = book.shapes(book.gpus[gpu], count, nodes, fabric)
         shapes.append(group_shapes)
         if not group_shapes:
             continue
@@ -71,13 +122,14 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
         run_s = np.array([s.compute_seconds for s in group_shapes])  # (shapes,)
         spot = np.array([offers[i].market == "spot" for i in members])
         billing = np.array([offers[i].billing_seconds for i in members], dtype=np.float64)
-        price = np.array([offers[i].price_per_hour for i in members])
+        price = np.array([offers[i].price_per_hour for i in members]) * nodes  # N instances rented
         # seconds[offer, shape]: spot runs take longer by the interruption overhead
         seconds = run_s[None, :] * np.where(spot, 1 + priors.SPOT_INTERRUPTION_OVERHEAD, 1.0)[:, None]
         billed_h = np.ceil(seconds / billing[:, None]) * billing[:, None] / 3600
         n_offers, n_shapes = seconds.shape
         columns["offer_index"].append(np.repeat(member, n_shapes))
         columns["group"].append(np.full(n_offers * n_shapes, g))
+        columns["nodes"].append(np.full(n_offers * n_shapes, nodes))
         columns["shape_index"].append(np.tile(np.arange(n_shapes), n_offers))
         columns["hours"].append((seconds / 3600).ravel())
         columns["samples"].append(np.tile(np.array([s.samples for s in group_shapes]), n_offers))
@@ -107,6 +159,8 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest) -> Eval
         requested_samples=book.samples.reference_samples,
         meets_data=np.ones_like(samples, dtype=bool) if cap is None else samples <= cap,
         samples_cap=cap,
+        nodes=column("nodes", int),
+        fabrics=offer_fabrics,
     )
 
 
@@ -144,8 +198,10 @@ def judged_at_both_ends(central: Evaluation, low: Evaluation, high: Evaluation, 
 def candidate(ev: Evaluation, i: int, seq_len: int | None = None) -> Candidate:
     """Candidate i as the plan lists it; its id is its row in the evaluation."""
     offer, shape = ev.offer(i), ev.shape(i)
+    nodes = int(ev.nodes[i])
+    fabric = ev.fabrics[ev.offer_index[i]] if nodes > 1 and ev.fabrics else None
     ratio = shape.samples / ev.requested_samples
-    tokens = shape.global_batch * seq_len / shape.step_time_s / offer.gpu_count if seq_len else None
+    tokens = shape.global_batch * seq_len / shape.step_time_s / (offer.gpu_count * nodes) if seq_len else None
     return Candidate(
         id=i,
         provider=offer.provider,
@@ -154,8 +210,11 @@ def candidate(ev: Evaluation, i: int, seq_len: int | None = None) -> Candidate:
         market=offer.market,
         gpu=offer.gpu,
         gpu_count=offer.gpu_count,
+        nodes=nodes,
+        total_gpus=offer.gpu_count * nodes,
+        fabric=fabric.describe() if fabric is not None else None,
         precision=shape.precision,
-        price_per_hour=offer.price_per_hour,
+        price_per_hour=offer.price_per_hour * nodes,
         per_gpu_batch=shape.per_gpu_batch,
         accumulation=shape.accumulation,
         global_batch=shape.global_batch,
@@ -181,6 +240,7 @@ def candidate(ev: Evaluation, i: int, seq_len: int | None = None) -> Candidate:
         tokens_per_s_per_gpu=tokens,
         memory=shape.memory,
         comm_bytes_per_step=shape.comm_bytes,
+        comm_inter_node_bytes=shape.inter_node_bytes,
         comm_exposed_s=shape.comm_exposed_s,
     )
 

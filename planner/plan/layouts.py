@@ -1,4 +1,5 @@
-"""The (layout, checkpointing) options a plan weighs for each GPU count, with their memory lines.
+"""The (layout, checkpointing) options a plan weighs for each GPU count and node count, with their
+memory lines.
 
 A traced model (report.trace) offers every layout of planner/plan/parallel.py under each traced
 checkpointing mode: memory per GPU = the layout's share of weights, gradients, optimizer state
@@ -51,13 +52,15 @@ class Option:
                                buffers=self.states.buffers, activations=batch * self.per_sample_bytes,
                                other=self.states.other)
 
-    def cost(self, n_gpus: int, accumulation: int) -> LayoutCost | None:
-        """The step-time inputs of this option; None keeps a measured model's own step model."""
+    def cost(self, n_gpus: int, accumulation: int, nodes: int = 1) -> LayoutCost | None:
+        """The step-time inputs of this option on `nodes` nodes of n GPUs; None keeps a measured
+        model's own step model."""
         if self.model_states is None or self.flops_per_sample is None:
             return None
-        comm = parallel.collectives(self.model_states, self.layout, n_gpus, accumulation).total
-        return LayoutCost(flops_per_sample=self.flops_per_sample, comm_bytes=comm,
-                          optimizer_share=parallel.optimizer_share(self.layout, n_gpus))
+        comm = parallel.collectives(self.model_states, self.layout, n_gpus, accumulation, nodes)
+        shard = parallel.shard_group(self.layout, n_gpus, nodes)
+        return LayoutCost(flops_per_sample=self.flops_per_sample, comm=comm,
+                          optimizer_share=parallel.optimizer_share(self.layout, shard))
 
     def describe(self) -> str:
         return parallel.describe(self.layout, self.checkpointing)
@@ -85,7 +88,7 @@ class LayoutBook:
                 raise BadInput(f"--recompute {','.join(request.checkpointing or [])}: the trace holds "
                                f"{', '.join(traced)}")
             self.states = parallel.states_of(report, request.precision, report.settings.optimizer, self.trained)
-        self._cache: dict[int, list[Option]] = {}
+        self._cache: dict[tuple[int, int], list[Option]] = {}
 
     def _refuse(self, request: PlanRequest, probed: Checkpointing) -> None:
         """A measured model plans only what was measured: say so rather than ignore the request."""
@@ -96,24 +99,28 @@ class LayoutBook:
             raise BadInput(f"--recompute {','.join(request.checkpointing)}: the probe measured '{probed}' only; "
                            "probe again with or without --checkpointing, or trace the model")
 
-    def options(self, n_gpus: int) -> list[Option]:
-        if n_gpus not in self._cache:
-            self._cache[n_gpus] = list(self._options(n_gpus))
-        return self._cache[n_gpus]
+    def options(self, n_gpus: int, nodes: int = 1) -> list[Option]:
+        """The options on `nodes` nodes of n GPUs each."""
+        if (n_gpus, nodes) not in self._cache:
+            self._cache[(n_gpus, nodes)] = list(self._options(n_gpus, nodes))
+        return self._cache[(n_gpus, nodes)]
 
-    def _options(self, n_gpus: int) -> list[Option]:
+    def _options(self, n_gpus: int, nodes: int) -> list[Option]:
         trace = self.report.trace
         if trace is None or self.states is None:
             return [Option("ddp", self.modes[0], self.fit.static_bytes, self.fit.per_sample_bytes,
                            None, None, None)]
         out = []
         for layout in self.layouts:
-            if layout != "ddp" and n_gpus < 2:
+            if layout != "ddp" and n_gpus * nodes < 2:
                 continue  # sharding over one GPU is DDP with extra steps
+            if layout == "hsdp" and (nodes < 2 or n_gpus < 2):
+                continue  # one node: hsdp is fsdp; one GPU per node: hsdp is ddp
             for name in self.modes:
                 mode = trace.mode(name)
                 assert mode is not None
-                states = parallel.state_memory(self.states, layout, n_gpus, other=mode.transient_bytes)
+                shard = parallel.shard_group(layout, n_gpus, nodes)
+                states = parallel.state_memory(self.states, layout, shard, other=mode.transient_bytes)
                 flops = (mode.flops_per_sample if self.trained is None
                          else trainable.step_flops(self.trained, mode, self.report.model.seq_len or 1))
                 out.append(Option(layout, name, states.total, mode.activation_bytes_per_sample, states,

@@ -1,10 +1,10 @@
-"""The shapes a run can take on one kind of instance: (GPU, GPU count) x global batch.
+"""The shapes a run can take on N instances of one kind: (GPU, GPU count, nodes, fabric) x global batch.
 
-For each offer the whole instance is rented and every GPU in it runs data parallel. A global
-batch B gives each GPU B/n samples; when that exceeds what fits in the GPU's memory the step
-accumulates k micro-batches. Step time, memory, steps and the retuned LR depend only on
-(GPU, GPU count, global batch), so a ShapeBook computes them once per shape and every offer of
-that GPU and count shares them; only the price differs (see evaluate.py).
+For each offer the whole instance is rented, N of them for a cluster, and every GPU of every node
+runs data parallel. A global batch B gives each of the N*g GPUs B/(N*g) samples; when that exceeds
+what fits in the GPU's memory the step accumulates k micro-batches. Step time, memory, steps and the
+retuned LR depend only on (GPU, GPU count, nodes, fabric, global batch), so a ShapeBook computes them
+once per shape and every offer of that kind shares them; only the price differs (candidates.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from planner.plan.lr import retune
 from planner.plan.layouts import LayoutBook, Option
 from planner.plan.memory import MemoryLimit, largest_batch
 from planner.plan.step_time import StepTimeModel, run_precision
-from providers.schema import GpuSpec, Offer
+from providers.schema import Fabric, GpuSpec, Offer
 
 
 def global_batches(reference_batch: int, noise_scale_known: bool) -> list[int]:
@@ -61,6 +61,8 @@ class Shape:
     memory: MemoryBreakdown | None = None
     comm_bytes: float = 0.0
     comm_exposed_s: float = 0.0
+    nodes: int = 1
+    inter_node_bytes: float = 0.0  # the part of comm_bytes each GPU sends across nodes
     # relative error band of step_time_s: the cross-GPU prior's leave-one-source-out median when the
     # step time rests on it, 0 when measured or fitted on this very GPU
     step_error: float = 0.0
@@ -94,7 +96,7 @@ class ShapeBook:
         self.gpus = gpus
         self.batches = global_batches(request.reference.batch_size, sample_model.b_noise is not None)
         self._limits: dict[str, MemoryLimit] = {}
-        self._shapes: dict[tuple[str, int], list[Shape]] = {}
+        self._shapes: dict[tuple[str, int, int, Fabric | None], list[Shape]] = {}
         self._lr: dict[int, LrChoice] = {}  # the retune depends on the global batch alone
 
     def limit(self, gpu: GpuSpec) -> MemoryLimit:
@@ -102,33 +104,46 @@ class ShapeBook:
             self._limits[gpu.name] = largest_batch(self.fit, gpu.memory_bytes)
         return self._limits[gpu.name]
 
-    def shapes(self, gpu: GpuSpec, n_gpus: int) -> list[Shape]:
-        key = (gpu.name, n_gpus)
+    def shapes(self, gpu: GpuSpec, n_gpus: int, nodes: int = 1, fabric: Fabric | None = None) -> list[Shape]:
+        """Shapes on `nodes` instances of n GPUs joined by `fabric` (None on one node)."""
+        key = (gpu.name, n_gpus, nodes, fabric if nodes > 1 else None)
         if key not in self._shapes:
-            self._shapes[key] = list(self._make_shapes(gpu, n_gpus))
+            self._shapes[key] = list(self._make_shapes(gpu, n_gpus, nodes, key[3]))
         return self._shapes[key]
 
-    def _make_shapes(self, gpu: GpuSpec, n_gpus: int) -> Iterator[Shape]:
+    def fits(self, gpu: GpuSpec, n_gpus: int, nodes: int) -> bool | None:
+        """Whether batch 1 fits some option on `nodes` nodes of n GPUs; None when there is no option
+        to weigh (e.g. only sharded layouts asked for, on one GPU): no shapes, and no memory failure."""
         usable = self.limit(gpu).usable_bytes
-        for option in self.layouts.options(n_gpus):
+        options = self.layouts.options(n_gpus, nodes)
+        return any(o.largest_batch(usable) >= 1 for o in options) if options else None
+
+    def _make_shapes(self, gpu: GpuSpec, n_gpus: int, nodes: int, fabric: Fabric | None) -> Iterator[Shape]:
+        usable = self.limit(gpu).usable_bytes
+        for option in self.layouts.options(n_gpus, nodes):
             fits = option.largest_batch(usable)
             if fits >= 1:
-                yield from self._option_shapes(gpu, n_gpus, option, fits)
+                yield from self._option_shapes(gpu, n_gpus, option, fits, nodes, fabric)
 
-    def _option_shapes(self, gpu: GpuSpec, n_gpus: int, option: Option, fits: int) -> Iterator[Shape]:
+    def _option_shapes(self, gpu: GpuSpec, n_gpus: int, option: Option, fits: int, nodes: int = 1,
+                       fabric: Fabric | None = None) -> Iterator[Shape]:
         b_noise = self.samples.b_noise
         precision: Precision = run_precision(gpu, self.request.precision)  # type: ignore[assignment]
         precision_note = (f"{gpu.name} has no bf16: planned in fp16 (autocast with a grad scaler) at its "
                           f"{gpu.fp16_tflops:g} TFLOP/s fp16 ceiling") if precision != self.request.precision else None
         usable = self.limit(gpu).usable_bytes
+        fabric_bytes = fabric.bytes_per_s if fabric is not None else 0.0
+        cluster_note = fabric_note(fabric, nodes)
         for batch in self.batches:
-            split = split_batch(batch, n_gpus, fits)
+            split = split_batch(batch, n_gpus * nodes, fits)
             if split is None:
                 continue
             micro, accumulation = split
-            cost = option.cost(n_gpus, accumulation)
-            step = self.perf.predict(gpu, n_gpus, micro, accumulation, cost)
+            cost = option.cost(n_gpus, accumulation, nodes)
+            step = self.perf.predict(gpu, n_gpus, micro, accumulation, cost, nodes, fabric_bytes)
             notes: list[str] = [precision_note] if precision_note else []
+            if cluster_note:
+                notes.append(cluster_note)
             if step.basis:
                 notes.append(f"step time {step.basis}")
             if accumulation > 1:
@@ -156,6 +171,8 @@ class ShapeBook:
                 memory=option.breakdown(micro),
                 comm_bytes=cost.comm_bytes if cost else 0.0,
                 comm_exposed_s=step.allreduce_s,
+                nodes=nodes,
+                inter_node_bytes=cost.comm.inter_node if cost else 0.0,
             )
 
     def _retune(self, batch: int) -> LrChoice:
@@ -164,27 +181,48 @@ class ShapeBook:
         return self._lr[batch]
 
     def exclusion(self, offer: Offer) -> Exclusion | None:
+        """Why the offer is no candidate on one node, or None (a memory reason is `memory_reason`)."""
         gpu = self.gpus[offer.gpu]
         if offer.gpu_count > self.request.max_gpus:
             return Exclusion(offer=describe_offer(offer), reason=f"{offer.gpu_count} GPUs exceed --max-gpus {self.request.max_gpus}")
         if offer.gpu_count > 1 and gpu.link_gbs <= 0:
             return Exclusion(offer=describe_offer(offer), reason=f"{gpu.name} has no GPU-to-GPU link bandwidth "
                              f"in the GPU table, so {offer.gpu_count} of them cannot be timed; add link_gbs")
+        return None
+
+    def memory_reason(self, offer: Offer, nodes: int = 1) -> str:
+        """Why batch 1 fits no option on `nodes` instances of the offer: GB per GPU by holder."""
+        gpu = self.gpus[offer.gpu]
         usable = self.limit(gpu).usable_bytes
-        options = self.layouts.options(offer.gpu_count)
-        if not options or any(o.largest_batch(usable) >= 1 for o in options):
-            return None
+        options = self.layouts.options(offer.gpu_count, nodes)
         least = min(options, key=lambda o: o.bytes_at(1))
-        spread = f"over {offer.gpu_count} GPUs" if offer.gpu_count > 1 else "on 1 GPU"
+        total = offer.gpu_count * nodes
+        spread = f"over {total} GPUs" if total > 1 else "on 1 GPU"
         how = f" with {least.describe()} {spread}" if least.states is not None else ""
         ddp = [o for o in options if o.layout == "ddp"]
         also = (f"; DDP needs {min(o.bytes_at(1) for o in ddp) / 1e9:,.0f} GB"
                 if ddp and least.layout != "ddp" else "")
-        return Exclusion(
-            offer=describe_offer(offer),
-            reason=(f"memory: batch 1 needs {least.bytes_at(1) / 1e9:.1f} GB per GPU{how}"
-                    f"{_held(least)} but {gpu.name} leaves {usable / 1e9:.1f} GB usable{also}"),
-        )
+        return (f"memory: batch 1 needs {least.bytes_at(1) / 1e9:.1f} GB per GPU{how}"
+                f"{_held(least)} but {gpu.name} leaves {usable / 1e9:.1f} GB usable{also}")
+
+    def node_memory(self, offer: Offer, nodes: int) -> str:
+        """On `nodes` nodes: the least memory per GPU at batch 1 and its layout, in short."""
+        options = self.layouts.options(offer.gpu_count, nodes)
+        least = min(options, key=lambda o: o.bytes_at(1))
+        name = least.describe().split(",")[0] if least.states is not None else least.layout
+        return f"{nodes} nodes ({offer.gpu_count * nodes} GPUs): {least.bytes_at(1) / 1e9:.1f} GB with {name}"
+
+
+def fabric_note(fabric: Fabric | None, nodes: int) -> str | None:
+    """What joins the nodes of a multi-node shape, and how sure the figure is."""
+    if nodes < 2 or fabric is None:
+        return None
+    text = f"{nodes} nodes joined by {fabric.describe()} per instance (pricing/fabric.csv)"
+    if fabric.technology == "tcp":
+        text += ": no fast fabric, the instance's stated TCP network bandwidth"
+    if fabric.source.startswith("unverified"):
+        text += "; the figure is unverified"
+    return text
 
 
 def _held(option: Option) -> str:

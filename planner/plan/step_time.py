@@ -11,7 +11,8 @@ its own ceiling:
   the probe's GPU measured, moved by the bandwidth ratio;
 - host time: measured on a GPU probe, else a prior per parameter tensor (kernels per tensor);
 - data parallel over n GPUs adds a ring all-reduce, 2(n-1)/n x gradient bytes / link bandwidth,
-  partly hidden behind backward.
+  partly hidden behind backward; over N nodes of g GPUs it is hierarchical, the inter-node part
+  2(N-1)/N x gradient bytes / the instance's fabric (planner/plan/parallel.py).
 The efficiency is calibrated from the probe when it ran on a known GPU, else the prior fitted on
 public per-GPU throughput (pricing/priors_fit.json), whose rows and error each prediction names.
 """
@@ -102,8 +103,12 @@ class LayoutCost:
     """What a parallel layout and checkpointing mode change in a step (planner/plan/parallel.py)."""
 
     flops_per_sample: float  # forward + backward, recomputation included
-    comm_bytes: float  # ring bytes each GPU sends per optimizer step
+    comm: parallel.Collectives  # bytes each GPU sends per optimizer step, inside and across nodes
     optimizer_share: float  # the fraction of the optimizer step each GPU runs
+
+    @property
+    def comm_bytes(self) -> float:
+        return self.comm.total
 
 
 @dataclass(frozen=True)
@@ -204,26 +209,29 @@ class StepTimeModel:
             return min(1.0, self.calibrated_efficiency / self._prior_efficiency(self.local_gpu) * prior), "calibrated"
         return prior, "prior"
 
-    def allreduce_s(self, gpu: GpuSpec, n_gpus: int) -> float:
-        """Ring all-reduce of fp32 gradients, the part not hidden behind backward."""
-        if n_gpus <= 1:
+    def allreduce_s(self, gpu: GpuSpec, n_gpus: int, nodes: int = 1, fabric_bytes_per_s: float = 0.0) -> float:
+        """All-reduce of fp32 gradients over `nodes` nodes of n GPUs (hierarchical across nodes),
+        the part not hidden behind backward."""
+        if n_gpus * nodes <= 1:
             return 0.0
-        if gpu.link_gbs <= 0:
+        if n_gpus > 1 and gpu.link_gbs <= 0:
             raise BadInput(f"{gpu.name} has no GPU-to-GPU link bandwidth in the GPU table, so {n_gpus} of them "
                            "cannot be timed; add its link_gbs, or keep to single-GPU offers")
         grad_bytes = self.params * GRAD_BYTES_PER_PARAM
-        seconds = 2 * (n_gpus - 1) / n_gpus * grad_bytes / (gpu.link_gbs * 1e9)
-        return seconds * (1 - self.overlap)
+        g, across = n_gpus, (nodes - 1) / nodes / n_gpus
+        comm = parallel.Collectives(all_reduce=2 * (g - 1) / g * grad_bytes, inter_node=2 * across * grad_bytes)
+        return comm.seconds(gpu.link_gbs, fabric_bytes_per_s, g) * (1 - self.overlap)
 
     def predict(self, gpu: GpuSpec, n_gpus: int, micro_batch: int, accumulation: int,
-                layout: LayoutCost | None = None) -> StepPrediction:
-        """One optimizer step: `accumulation` micro-batches of `micro_batch` on each of n GPUs.
+                layout: LayoutCost | None = None, nodes: int = 1, fabric_bytes_per_s: float = 0.0) -> StepPrediction:
+        """One optimizer step: `accumulation` micro-batches of `micro_batch` on each of n GPUs of
+        each of `nodes` instances, joined by a fabric of `fabric_bytes_per_s` per instance.
 
         Each micro-batch costs max(host, device); the fixed device work comes once per step.
         With a `layout` (a traced model), its FLOPs, its collectives and its optimizer shard.
         """
         if layout is not None:
-            return self._predict_layout(gpu, micro_batch, accumulation, layout)
+            return self._predict_layout(gpu, n_gpus, micro_batch, accumulation, layout, fabric_bytes_per_s)
         if self._is_local(gpu) and self.local_fit is not None:
             fit = self.local_fit
             per_micro = fit.per_sample_s * micro_batch
@@ -236,19 +244,20 @@ class StepTimeModel:
             per_micro = self.flops_per_sample * micro_batch / (self.ceiling_tflops(gpu) * 1e12 * eff)
             host, fixed = self.host_s, self.fixed_s(gpu)
             basis = fitted_priors.fitted().basis()
-        allreduce = self.allreduce_s(gpu, n_gpus)
+        allreduce = self.allreduce_s(gpu, n_gpus, nodes, fabric_bytes_per_s)
         seconds = (accumulation - 1) * max(host, per_micro) + max(host, per_micro + fixed) + allreduce
-        if n_gpus > 1 and provenance in ("measured", "fitted"):
+        if n_gpus * nodes > 1 and provenance in ("measured", "fitted"):
             provenance = "calibrated"  # the all-reduce part is modelled, not measured
         return StepPrediction(seconds, per_micro * accumulation, fixed, host, allreduce, provenance, basis)
 
-    def _predict_layout(self, gpu: GpuSpec, micro_batch: int, accumulation: int,
-                        layout: LayoutCost) -> StepPrediction:
+    def _predict_layout(self, gpu: GpuSpec, n_gpus: int, micro_batch: int, accumulation: int,
+                        layout: LayoutCost, fabric_bytes_per_s: float) -> StepPrediction:
         eff, provenance = self.efficiency(gpu)
         per_micro = layout.flops_per_sample * micro_batch / (self.ceiling_tflops(gpu) * 1e12 * eff)
         fixed = self.fixed_s(gpu) * layout.optimizer_share
         compute = per_micro * accumulation
-        comm = parallel.exposed_seconds(layout.comm_bytes, gpu.link_gbs, compute, self.overlap)
+        comm = parallel.hidden_behind(layout.comm.seconds(gpu.link_gbs, fabric_bytes_per_s, n_gpus),
+                                      compute, self.overlap)
         seconds = (accumulation - 1) * max(self.host_s, per_micro) + max(self.host_s, per_micro + fixed) + comm
         return StepPrediction(seconds, compute, fixed, self.host_s, comm, provenance, fitted_priors.fitted().basis())
 

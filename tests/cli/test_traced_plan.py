@@ -41,7 +41,7 @@ def test_a_saved_traced_report_plans_without_torch(tmp_path):
     assert "traced at seq 64" in traced.stdout
     result = batchfit("plan", "--from-probe", str(report), "--tokens", "1e9", *LIMITS)
     assert result.returncode == 0, result.stderr
-    assert {c.layout for c in Plan.model_validate_json(result.stdout).candidates} == {"ddp", "zero1", "zero2", "fsdp"}
+    assert {c.layout for c in Plan.model_validate_json(result.stdout).candidates} == {"ddp", "zero1", "zero2", "fsdp", "hsdp"}
 
 
 @pytest.mark.slow
@@ -63,6 +63,6 @@ def test_bad_model_configs_are_one_line_errors(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(TINY))
     assert_one_line_error(batchfit("plan", "--model-config", str(config), "--seq-len", "64", "--layouts", "ddp,tp",
-                                   "--tokens", "1e9"), 2, "--layouts: Input should be 'ddp', 'zero1', 'zero2' or 'fsdp'")
+                                   "--tokens", "1e9"), 2, "--layouts: Input should be 'ddp', 'zero1', 'zero2', 'fsdp' or 'hsdp'")
     assert_one_line_error(batchfit("probe", "--model-config", str(config), "--max-batch", "4"), 2,
                           "--max-batch apply to a probe that runs")

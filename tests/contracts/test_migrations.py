@@ -117,6 +117,19 @@ def test_request_and_plan_2_read_as_3_training_every_parameter_and_probe_4_lacks
     assert parse_probe_report(data, "r.json").schema_version == 5
 
 
+def test_version_2_requests_get_the_new_node_limit_and_version_2_plans_say_they_planned_one_node():
+    request = parse_request({"schema_version": 2, "model": "mlp", "workload": {"samples": 10},
+                             "reference": {"batch_size": 8, "lr": 0.1}}, "plan.toml")
+    assert request.schema_version == 3 and request.max_nodes == 16  # a limit: the new default applies
+    old = {"schema_version": 2, "request": {"schema_version": 2, "model": "m", "max_gpus": 8},
+           "candidates": [{"id": 0, "gpu_count": 8}], "scaling": [], "excluded": [{"offer": "o", "reason": "r"}]}
+    plan = upgrade("plan", old)
+    # what made that plan's candidates: one instance each; the candidate's own fields keep their defaults
+    assert plan["schema_version"] == 3 and plan["request"] == {"schema_version": 3, "model": "m", "max_gpus": 8,
+                                                               "max_nodes": 1}
+    assert plan["candidates"] == [{"id": 0, "gpu_count": 8}] and old["request"]["schema_version"] == 2
+
+
 def test_probe_3_marks_an_old_interrupted_report_from_its_stop_reason():
     data = json.loads((ROOT / "tests/cli/data/gpt-tiny-cpu.json").read_text()) | {"stop_reason": "interrupted"}
     assert parse_probe_report(data, "r.json").interrupted

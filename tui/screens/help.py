@@ -54,7 +54,8 @@ MARKS: tuple[tuple[str, str], ...] = (
     ("Prec", "the candidate's precision: the request's, or fp16 where the GPU has no bf16 (wide terminals)"),
     ("Hours range", "hours at both ends of the plausible noise scale (wide terminals)"),
     ("Data", f"samples trained on over those asked for; ! past {DATA_INFLATION_FLAG:g}× (wide terminals)"),
-    ("$/h, Step ms, GB/GPU", "price per instance-hour, step time, memory per GPU (wide terminals)"),
+    ("GPUs, Nodes", "GPUs per instance, instances rented together (a cluster)"),
+    ("$/h, Step ms, GB/GPU", "price per hour of all its instances, step time, memory per GPU (wide terminals)"),
     ("STALE", "a limit is not valid: the plan shown is for the last valid limits"),
 )
 

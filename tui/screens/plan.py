@@ -41,7 +41,7 @@ def headline(plan: Plan) -> Content:
     return Content.assemble(
         (f"{RECOMMENDED} ", "$text-success"),
         (f"{c.provider} {c.instance}{' spot' if c.market == 'spot' else ''}", "bold"),
-        f" {c.gpu_count}×{short_gpu(c.gpu)} · batch {c.global_batch} · lr {lr_text(c.lr.lr)} · "
+        f" {c.nodes} nodes ×" * (c.nodes > 1) + f" {c.gpu_count}×{short_gpu(c.gpu)} · batch {c.global_batch} · lr {lr_text(c.lr.lr)} · "
         f"{hours_text(c.hours)} h · {money(c.cost_usd)}",
         (f"  {policy_title(rec.policy, plan.request).lower()}"
          + (f", bound by the {rec.bound_by}" if rec.bound_by != "none" else ""), "$text-muted"),
