@@ -124,8 +124,8 @@ def _why(old: Plan, new: Plan, a: Candidate | None, b: Candidate | None) -> list
     return why
 
 
-def _pick_key(c: Candidate | None) -> tuple[str, str, str, str, int] | None:
-    return None if c is None else (c.provider, c.instance, c.region, c.market, c.gpu_count)
+def _pick_key(c: Candidate | None) -> tuple[str, str, str, str, int, int] | None:
+    return None if c is None else (c.provider, c.instance, c.region, c.market, c.gpu_count, c.nodes)
 
 
 def _offer(c: Candidate | None) -> str:
@@ -136,7 +136,9 @@ def _offer(c: Candidate | None) -> str:
 
 
 def _gpus(c: Candidate | None) -> str:
-    return "—" if c is None else f"{c.gpu_count}x {c.gpu}"
+    if c is None:
+        return "—"
+    return f"{c.gpu_count}x {c.gpu}" if c.nodes == 1 else f"{c.nodes} nodes x {c.gpu_count}x {c.gpu}"
 
 
 def _micro(c: Candidate | None) -> str:

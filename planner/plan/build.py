@@ -113,6 +113,9 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
         f"optimizer traffic {priors.OPTIMIZER_BYTES_PER_PARAM} bytes/param at "
         f"{priors.BANDWIDTH_EFFICIENCY:.0%} of the memory bandwidth",
         f"all-reduce: ring, fp32 gradients, {model.overlap:.0%} hidden behind backward ({model.overlap_provenance})",
+        "clusters: N instances of one offer (N = 1, 2, 4, ... and --max-nodes) where pricing/fabric.csv lists a "
+        "fabric for the instance type, priced N x its hourly price; collectives hierarchical, inside a node at the "
+        "GPU link and across nodes at the instance's fabric shared by its GPUs (planner/plan/parallel.py)",
         f"spot: +{priors.SPOT_INTERRUPTION_OVERHEAD:.0%} time for interruptions and restarts",
         f"global batches considered: B0/{priors.BATCH_RANGE_BELOW} to B0*"
         f"{priors.BATCH_RANGE_ABOVE if samples.b_noise else priors.BATCH_RANGE_ABOVE_SAMPLES_FIXED} in powers of two",

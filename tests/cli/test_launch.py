@@ -111,3 +111,31 @@ def test_emitting_keeps_the_from_probe_path_torch_free(tmp_path: Path) -> None:
                                              ("::", "batchfit")])
 def test_task_names_are_safe_for_skypilot(model: str, name: str) -> None:
     assert task_name(model) == name
+
+
+BIG = ["plan", "--from-probe", str(Path(__file__).resolve().parents[1] / "models/traced/llama-70b-seq8192.json"),
+       "--tokens", "1e11", "--ref-batch", "16", "--ref-lr", "3e-4", "--budget", "1000000", "--deadline", "100000",
+       "--gpus", "H100-SXM-80GB", "--layouts", "fsdp", "--recompute", "full"]
+
+
+def test_a_cluster_recommendation_writes_num_nodes_and_a_torchrun_per_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*BIG, "--json"]) == 0
+    pick = recommended(json.loads(capsys.readouterr().out))
+    assert pick["nodes"] > 1
+    task_file = tmp_path / "task.yaml"
+    assert main([*BIG, "--emit", "skypilot", str(task_file), "--train-cmd", TRAIN]) == 0
+    assert f"({pick['nodes']} nodes)" in capsys.readouterr().err
+    task = yaml.safe_load(task_file.read_text(encoding="utf-8"))
+    jsonschema.validate(task, TASK_SCHEMA)
+    assert task["num_nodes"] == pick["nodes"] and task["resources"]["accelerators"].endswith(":8")
+    assert "--node-rank $SKYPILOT_NODE_RANK" in task["run"] and "SKYPILOT_NODE_IPS" in task["run"]
+    assert main([*BIG, "--emit", "torchrun", "--train-cmd", TRAIN]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " torchrun " in line]
+    assert len(lines) == pick["nodes"]
+    for rank, line in enumerate(lines):
+        words = shlex.split(line)
+        at = words.index("torchrun")
+        assert words[at + 1:at + 3] == ["--nnodes", str(pick["nodes"])] and f"--node-rank {rank} " in line
+        assert line.endswith(TRAIN)

@@ -125,3 +125,18 @@ def test_the_70b_fits_across_nodes_of_8_h100_and_says_why_fewer_do_not():
     assert "leaves 71.0 GB usable" in p5.reason
     rows = [(r.nodes, r.pays) for r in plan.scaling]
     assert rows and all(n >= 8 for n, _ in rows)
+
+
+def test_the_table_and_markdown_show_the_nodes_and_why_fewer_do_not_fit():
+    from planner.view import render_markdown, render_table
+
+    catalog = load_catalog(use_cache=False, today=dt.date(2026, 12, 1))
+    plan = build_plan(_request(gpus=["H100-SXM-80GB"], layouts=["fsdp"], checkpointing=["full"]), _report(),
+                      catalog, now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    c = plan.candidate(plan.recommendation.candidate_id)  # type: ignore[union-attr]
+    assert c.label().endswith(f" {c.nodes} nodes x8 B={c.global_batch}")
+    table = render_table(plan, width=200)
+    assert f"{c.nodes} nodes × 8 × H100-SXM-80GB = {c.total_gpus} GPUs" in table
+    assert "fewer nodes" in table and "across nodes" in table
+    markdown = render_markdown(plan)
+    assert "| nodes |" in markdown and f"| {c.nodes} | 8x H100-SXM-80GB |" in markdown
