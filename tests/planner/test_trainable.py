@@ -147,7 +147,7 @@ def plan_of(spec: str):
 
 
 def single_mid_gpus(plan):
-    return [c for c in plan.candidates if c.gpu_count == 1 and 24e9 <= _memory(c.gpu) <= 48e9]
+    return [c for c in plan.candidates if c.gpu_count == 1 and c.nodes == 1 and 24e9 <= _memory(c.gpu) <= 48e9]
 
 
 def _memory(gpu: str) -> float:
