@@ -143,39 +143,26 @@ def _parsed(values: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]
     return out
 
 
-def _check_noise(p: Mapping[str, Any], errors: dict[str, str]) -> None:
-    """ProbeConfig's rules for the noise phase, here too so they show beside the fields as they are typed:
-    ProbeConfig lives in planner.probe, which imports torch."""
-    if "noise_steps" in errors or "noise_train_steps" in errors:
-        return
-    steps, train_steps = p["noise_steps"] or 0, p["noise_train_steps"] or 0
-    if train_steps and not steps:
-        errors["noise_train_steps"] = "needs Noise steps above 0 (it trains before them)"
-    if p.get("noise_target_loss") is not None:
-        if not steps:
-            errors["noise_target_loss"] = "needs Noise steps above 0 (it ends the training before them)"
-        elif not train_steps:
-            errors["noise_target_loss"] = "needs Train steps above 0, the most steps to train towards it"
-
-
 def probe_settings(request: PlanRequest | None, values: Mapping[str, str]) -> ProbeSettings:
-    """values: device, kernels and the text of each of SETTINGS (empty = the probe's default)."""
+    """values: device, kernels and the text of each of SETTINGS (empty = the probe's default).
+
+    Each text is parsed here (a number, in the field's unit); the rules between settings are
+    ProbeConfig's own, applied by validating the job with it, each error shown beside its field."""
     errors: dict[str, str] = {}
     if request is None:
         errors["model"] = "fill in the setup first (F1): the probe needs a model"
     p = _parsed(values, errors)
-    _check_noise(p, errors)
     device, kernels = values.get("device", "auto"), values.get("kernels", "torch")
     if device not in DEVICES:
         errors["device"] = f"choose one of {', '.join(DEVICES)}"
     if kernels not in KERNELS:
         errors["kernels"] = f"choose one of {', '.join(KERNELS)}"
-    if request is None or errors:
+    if set(errors) - {"model"}:
         return ProbeSettings(None, errors)
     job = ProbeJob(
-        model=request.model,
+        model=request.model if request is not None else "",  # without a setup the other rules still show
         device=device,  # type: ignore[arg-type]
-        precision=request.precision,
+        precision=request.precision if request is not None else "fp32",
         kernels=kernels,  # type: ignore[arg-type]
         max_batch=p["max_batch"],
         time_limit_s=p["time_limit"] or DEFAULT_TIME_LIMIT_S,
@@ -187,11 +174,28 @@ def probe_settings(request: PlanRequest | None, values: Mapping[str, str]) -> Pr
         noise_target_loss=p["noise_target_loss"],
         noise_lr=p["noise_lr"],
     )
-    try:  # the probe's own model has the last word: the rules above only place messages beside fields
+    try:
         ProbeConfig.model_validate(asdict(job))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field_id = str(error["loc"][0]) if error["loc"] else "model"
-        key = {"time_limit_s": "time_limit", "memory_cap_bytes": "memory_cap"}.get(field_id, field_id)
-        return ProbeSettings(None, {key: str(error["msg"]).removeprefix("Value error, ")})
-    return ProbeSettings(job)
+        for key, message in config_errors(exc).items():
+            errors.setdefault(key, message)
+    return ProbeSettings(None if errors else job, errors)
+
+
+# ProbeConfig's field -> this screen's field id, where they differ.
+SCREEN_IDS = {"time_limit_s": "time_limit", "memory_cap_bytes": "memory_cap"}
+
+
+def config_errors(exc: ValidationError) -> dict[str, str]:
+    """ProbeConfig's complaints, one per screen field, in the screen's words: 'needs noise_steps > 0'
+    beside Train steps reads 'needs Noise steps > 0'."""
+    labels = {name: SETTINGS[SCREEN_IDS.get(name, name)].label for name in ProbeConfig.model_fields
+              if SCREEN_IDS.get(name, name) in SETTINGS}
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "model"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        for field_name in sorted(labels, key=len, reverse=True):  # noise_train_steps before noise_steps
+            message = message.replace(field_name, labels[field_name])
+        out.setdefault(SCREEN_IDS.get(name, name), message)
+    return out

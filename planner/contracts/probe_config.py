@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from planner.contracts.probe import KernelsChoice, ProbePoint
 from planner.contracts.request import Precision
@@ -94,12 +94,27 @@ class ProbeConfig(Strict):
             raise ValueError("resume continues the point log and fresh replaces it: give one")
         if self.resume and self.log_path is None:
             raise ValueError("resume needs a log_path to resume from")
-        if (self.noise_train_steps or self.noise_target_loss is not None) and not self.noise_steps:
-            raise ValueError("noise_train_steps and noise_target_loss train before the noise steps; "
-                             "they need noise_steps > 0")
-        if self.noise_target_loss is not None and not self.noise_train_steps:
-            raise ValueError("noise_target_loss needs noise_train_steps > 0, the most steps to train towards it")
         return self
+
+    # The noise phase's rules are field validators (the fields come after noise_steps), so that each
+    # error names its field: the CLI says the flag, the TUI shows it beside the field.
+    @field_validator("noise_train_steps")
+    @classmethod
+    def _train_needs_noise_steps(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("noise_steps") == 0:
+            raise ValueError("trains before the noise steps, so it needs noise_steps > 0")
+        return value
+
+    @field_validator("noise_target_loss")
+    @classmethod
+    def _target_needs_training(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None or "noise_train_steps" not in info.data:  # that field's own error is said already
+            return value
+        if info.data.get("noise_steps") == 0:
+            raise ValueError("ends a training before the noise steps, so it needs noise_steps > 0")
+        if not info.data["noise_train_steps"]:
+            raise ValueError("needs noise_train_steps > 0, the most steps to train towards it")
+        return value
 
 
 EventKind = Literal["started", "point-started", "point-done", "oom", "plateau", "message", "done"]

@@ -127,8 +127,8 @@ def test_bad_model_references_exit_2(model, needle):
     (["--nproc", "-2"], ["--nproc must be greater than 0"]),
     (["--noise-steps", "-1"], ["--noise-steps must be 0 or more"]),
     (["--noise-lr", "fast"], ["--noise-lr must be a number"]),
-    (["--noise-train-steps", "5"], ["--noise-train-steps", "need --noise-steps > 0"]),
-    (["--noise-steps", "5", "--noise-target-loss", "2"], ["--noise-target-loss needs --noise-train-steps > 0"]),
+    (["--noise-train-steps", "5"], ["--noise-train-steps: trains before the noise steps, so it needs --noise-steps > 0"]),
+    (["--noise-steps", "5", "--noise-target-loss", "2"], ["--noise-target-loss: needs --noise-train-steps > 0"]),
 ])
 def test_bad_probe_settings_are_one_line_in_the_flags_names(flags, needles):
     assert_one_line_error(batchfit("probe", "--model", "mlp", "--device", "cpu", *flags), 2, *needles)

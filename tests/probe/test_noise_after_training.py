@@ -95,7 +95,7 @@ def test_the_training_stops_early_to_leave_time_for_the_band_s_steps():
 
 
 @pytest.mark.parametrize("settings, needle", [
-    (dict(noise_train_steps=10), "need noise_steps > 0"),
+    (dict(noise_train_steps=10), "needs noise_steps > 0"),
     (dict(noise_steps=5, noise_target_loss=2.0), "needs noise_train_steps > 0"),
 ])
 def test_training_first_needs_a_measurement_after_it(settings, needle):

@@ -144,18 +144,18 @@ async def test_noise_training_without_noise_steps_is_an_error_beside_the_field(m
     app = make_app(request=make_request(), probe_runner=runner)
     async with app.run_test(size=(100, 30)) as pilot:
         await type_into(pilot, "noise_train_steps", "5")
-        assert error_line(pilot) == "Train steps: needs Noise steps above 0 (it trains before them)"
+        assert error_line(pilot) == "Train steps: trains before the noise steps, so it needs Noise steps > 0"
         assert app.screen.query_one("#noise_train_steps", Input).has_class("-invalid")
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert runner.jobs == [] and not app.screen.running
-        assert any(n.message.startswith("Train steps: needs Noise steps") for n in app._notifications)
+        assert any(n.message.startswith("Train steps: trains before the noise steps") for n in app._notifications)
 
         await type_into(pilot, "noise_steps", "10")
         await type_into(pilot, "noise_target_loss", "2")
         assert error_line(pilot) is None  # 5 training steps at most, towards a loss of 2
         await type_into(pilot, "noise_train_steps", "0")
-        assert error_line(pilot) == "Target loss: needs Train steps above 0, the most steps to train towards it"
+        assert error_line(pilot) == "Target loss: needs Train steps > 0, the most steps to train towards it"
         assert not app.screen.query_one("#noise_train_steps", Input).has_class("-invalid")
         assert app.screen.query_one("#noise_target_loss", Input).has_class("-invalid")
 
@@ -190,7 +190,7 @@ async def test_the_noise_lr_follows_the_reference_lr_not_other_edits(make_app: A
 
 
 def test_the_screen_applies_probe_configs_noise_rules() -> None:
-    """The screen checks ProbeConfig's cross-field rules itself (ProbeConfig imports torch): they must agree."""
+    """The screen's verdict is ProbeConfig's, for every mix of the noise settings (the rules live there only)."""
     from pydantic import ValidationError
 
     from planner.contracts.probe_config import ProbeConfig
