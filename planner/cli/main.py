@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from planner import __version__, interrupts
+from planner.deadline import hung_threads
 from planner.cli import diff_cmd, plan_cmd, probe_cmd, quotes_cmd, schema_cmd
 from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, BatchfitError
 from providers.errors import CatalogError, QuoteFilterError
@@ -102,7 +103,12 @@ def one_line(exc: BaseException) -> str:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    if hung_threads():  # a probe abandoned at its time limit: its thread, blocked in the user's code, must not keep us
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

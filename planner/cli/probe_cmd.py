@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -85,6 +86,7 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
     reference_batch: the reference run's batch, which caps the noise steps' B_small.
     An interrupted probe (Ctrl-C, SIGTERM) is saved, then raises Interrupted unless allow_partial.
     A Hugging Face config is traced instead (planner/probe/trace.py)."""
+    began = time.perf_counter()  # the time limit counts from here: importing torch and building the model count
     source = traced_source(args)
     if source is not None:
         return trace_from_args(args, source)
@@ -103,13 +105,14 @@ def probe_from_args(args: argparse.Namespace, noise_lr: float | None = None,
     except ValidationError as exc:
         raise BadInput(_flag_error(exc)) from None
     if out is None:
-        report = run_probe(config, on_event=_print_event)
+        report = run_probe(config, on_event=_print_event, began=began)
     else:
         check_writable(out)
         with out_lock(out):
-            report = run_probe(config, on_event=_print_event)
+            report = run_probe(config, on_event=_print_event, began=began)
             save_probe_report(report, out)
         sys.stderr.write(f"probe: report saved to {out}\n")
+    sys.stderr.write(f"probe: took {time.perf_counter() - began:.1f} s of the {config.time_limit_s:g} s time limit\n")
     for warning in report.warnings:  # e.g. --kernels triton on a CPU runs the torch references
         sys.stderr.write(f"probe: warning: {warning}\n")
     if report.interrupted and not allow_partial:

@@ -33,7 +33,8 @@ class ProbeConfig(Strict):
                                     help="largest batch to try (default: grow until OOM, plateau or time limit)")
     time_limit_s: float = setting(
         120.0, flag="--time-limit", unit="s", metavar="SECONDS", gt=0,
-        help="the whole probe: sweep, memory traces, noise and DDP phases",
+        help="the whole probe, setup included: sweep, memory traces, noise and DDP phases (it ends within a tenth "
+             "or one step of it)",
     )
     point_time_limit_s: float = Field(default=30.0, gt=0, description="one point's timed steps (at least one runs)")
     memory_cap_bytes: int | None = setting(

@@ -104,9 +104,9 @@ def noise_phase(step: TrainStep, config: ProbeConfig, b_small: int, deadline: fl
     then config.noise_steps measured steps, all of B_big = k x b_small at config.noise_lr.
 
     The training ends early to leave time before `deadline` (time.perf_counter()) for
-    min(noise_steps, MIN_BAND_STEPS) measured steps; the measurement stops at it after at least
-    MIN_STEPS, on `cancel` or Ctrl-C with the steps done so far; a failing step ends it with a
-    warning. Never raises for a measurement that did not work out: the sweep's report stands.
+    min(noise_steps, MIN_BAND_STEPS) measured steps; the measurement stops before a step that
+    would end past it (the time limit holds, even if fewer than MIN_STEPS ran and nothing is read),
+    on `cancel` or Ctrl-C with the steps done so far; a failing step ends it with a warning. Never raises for a measurement that did not work out: the sweep's report stands.
     """
     k, steps = config.noise_micro_batches, config.noise_steps
     lr = set_learning_rate(step, config.noise_lr)
@@ -187,7 +187,7 @@ def train_before_measuring(step: TrainStep, config: ProbeConfig, b_small: int, l
     try:
         for done in range(total):
             per_step = (time.perf_counter() - began) / done if done else 0.0
-            if time.perf_counter() + RESERVE_MARGIN * reserved_steps * per_step > deadline:
+            if time.perf_counter() + RESERVE_MARGIN * reserved_steps * per_step >= deadline:
                 return "time limit"
             losses.append(_one_step(step, params, accums, b_small, k, cancel).loss)
             if (done + 1) % every == 0:
@@ -209,8 +209,8 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
     `losses`, and its Adam-preconditioned norms to `preconditioned_estimator`, when given (steps
     before Adam's state is MIN_PRECONDITION_STEPS old are left out of that one).
 
-    Stops early, after at least MIN_STEPS, once time.perf_counter() passes `deadline`, and says
-    so ("time limit"); else returns None. Raises Cancelled (checked between micro-batches) when
+    Stops early, before a step that would end past `deadline` (time.perf_counter(); the last
+    step's time is the estimate), and says so ("time limit"); else returns None. Raises Cancelled (checked between micro-batches) when
     `cancel` is set; the steps finished so far stay in the estimator.
     """
     b_small, micro_batches = estimator.b_small, estimator.b_big // estimator.b_small
@@ -219,8 +219,10 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
     params = [p for p in step.model.parameters() if p.requires_grad]
     # fp32 whatever the parameters' dtype: k gradients summed in bf16 would lose the small ones.
     accums = [torch.zeros(p.shape, dtype=torch.float32, device=p.device) for p in params]
-    for done in range(steps):
-        if done >= MIN_STEPS and deadline is not None and time.perf_counter() > deadline:
+    last_s = 0.0  # seconds the last step took
+    for _ in range(steps):
+        began = time.perf_counter()
+        if deadline is not None and began + last_s >= deadline:
             return "time limit"
         norms = _one_step(step, params, accums, b_small, micro_batches, cancel, measure=True,
                           precondition=preconditioned_estimator is not None)
@@ -231,6 +233,7 @@ def measure_noise_scale(step: TrainStep, estimator: NoiseScaleEstimator, steps: 
             losses.append(norms.loss)
         if on_step is not None:
             on_step(estimator)
+        last_s = time.perf_counter() - began
     return None
 
 

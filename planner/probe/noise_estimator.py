@@ -26,7 +26,7 @@ import numpy as np
 
 from planner.contracts.probe import NoiseRead, NoiseScale, PreconditionedNoise
 
-MIN_STEPS = 3  # fewer give not even a point read; the phase runs at least this many
+MIN_STEPS = 3  # fewer give not even a point read
 MIN_BAND_STEPS = 20  # fewer give a point read only: band "insufficient"
 BAND = (0.05, 0.95)  # bootstrap percentiles: a 90% band
 RESAMPLES = 1000

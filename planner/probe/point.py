@@ -33,9 +33,10 @@ class Cancelled(Exception):
 
 
 def measure_point(step: TrainStep, batch_size: int, config: ProbeConfig, cap_bytes: int | None,
-                  cancel: threading.Event | None = None) -> ProbePoint:
+                  cancel: threading.Event | None = None, deadline: float | None = None) -> ProbePoint:
     """One point, in this process. OOM and model errors become the point's status, never raise;
-    BadInput (a user mistake such as a non-scalar loss), Cancelled and KeyboardInterrupt do."""
+    BadInput (a user mistake such as a non-scalar loss), Cancelled and KeyboardInterrupt do.
+    `deadline` (time.perf_counter()): the probe's end, where the timed steps stop after at least one."""
     batch = None
     try:
         batch = step.bundle.make_batch(batch_size, step.device)
@@ -44,7 +45,7 @@ def measure_point(step: TrainStep, batch_size: int, config: ProbeConfig, cap_byt
             reason = f"measured peak {peak / MIB:.0f} MiB is over the {cap_bytes / MIB:.0f} MiB memory cap"
             return ProbePoint(batch_size=batch_size, status="oom", peak_memory_bytes=peak,
                               memory_provenance="measured", reason=reason)
-        times = _timed_steps(step, batch, config, cancel)
+        times = _timed_steps(step, batch, config, cancel, deadline)
         if step.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(step.device)
     except (BadInput, Cancelled):
@@ -90,9 +91,10 @@ def _warm_up(step: TrainStep, batch, steps: int) -> int | None:
     return traced_step_peak(step, batch)
 
 
-def _timed_steps(step: TrainStep, batch, config: ProbeConfig, cancel: threading.Event | None) -> list[float]:
+def _timed_steps(step: TrainStep, batch, config: ProbeConfig, cancel: threading.Event | None,
+                 deadline: float | None) -> list[float]:
     """Seconds per step: timed_steps of them and (on a GPU) min_timed_s of step time; stops early
-    (after at least one) past the point's time limit."""
+    (after at least one) past the point's time limit, or where the next step would end past `deadline`."""
     times: list[float] = []
     floor_s = config.min_timed_s if throughput.throughput_decides(step.device) else 0.0
     began = time.perf_counter()
@@ -100,6 +102,8 @@ def _timed_steps(step: TrainStep, batch, config: ProbeConfig, cancel: threading.
         if cancel is not None and cancel.is_set():
             raise Cancelled
         if times and time.perf_counter() - began > config.point_time_limit_s:
+            break
+        if times and deadline is not None and time.perf_counter() + times[-1] > deadline:
             break
         times.append(_one_step_seconds(step, batch))
     return times

@@ -14,6 +14,12 @@
 4. When asked: the step under DDP on `nproc` ranks at that batch (ddp.py), then `noise_steps`
    training steps measuring the gradient noise scale at a B_small of its own (noise.py).
 
+The time limit counts from the probe's start, setup (model build, FLOP count) included, and
+bounds every phase: each one stops itself before it would overrun, and the whole probe runs in a
+worker thread (planner/deadline.py) that is abandoned once the limit x 1.1 or the limit + the
+longest step, whichever is later, has passed -- a user's loader that blocks forever then costs the
+phase it hung in, not the report.
+
 On a CPU a memory cap stands in for device memory: each point's peak is first predicted on
 fake tensors and a point over the cap is marked `oom` without allocating it. Every finished
 point is logged at once; an interrupted sweep returns what it measured, and `resume` picks up
@@ -26,6 +32,7 @@ import datetime as dt
 import gc
 import math
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +51,7 @@ from planner.contracts.probe import (
     ProbeSettings,
 )
 from planner import interrupts
+from planner.deadline import StopWhy, Watch, run_watched
 from planner.errors import BadInput, ProbeFailed
 from planner.plan.memory import fit_line, fit_memory, memory_check, recommended_max_batch
 from planner.models.messages import one_line
@@ -72,23 +80,43 @@ EventSink = Callable[[ProbeEvent], None]
 # The memory line is read where activations set the peak: at least twice the smallest point's.
 ACTIVATIONS_DOMINATE = 2.0
 MAX_TRACED_BATCH = 1 << 16
+SETUP_SHARE_WARNED = 0.5  # setup taking more than this share of the time limit is a warning
 
 
 def run_probe(config: ProbeConfig, on_event: EventSink | None = None,
-              cancel: threading.Event | None = None) -> ProbeReport:
+              cancel: threading.Event | None = None, began: float | None = None) -> ProbeReport:
     """Sweep batch sizes of one model on the local device and report what was measured.
 
     Ctrl-C or `cancel` end the sweep early with the points measured so far (stop_reason
-    "interrupted" / "cancelled"). Raises BadInput for a wrong model reference, data or option,
-    and ProbeFailed when the sweep ended without a single ok point.
+    "interrupted" / "cancelled"). `began` (time.perf_counter()) is when the caller started the
+    probe, if before this call: the time limit counts from there. Raises BadInput for a wrong
+    model reference, data or option, and ProbeFailed when the sweep ended without a single ok point.
     """
-    if config.trace_only:
-        return _traced(config, "--trace-only", on_event)
-    sweep = _Sweep(config, on_event, cancel)
-    why = sweep.cannot_fit()
-    if why is not None:
-        return _traced(config, why, on_event, sweep)
-    return sweep.run()
+    watch = Watch(time.perf_counter() if began is None else began, config.time_limit_s)
+    built: list[_Sweep] = []
+
+    def probe() -> ProbeReport:
+        if config.trace_only:
+            watch.phase = "the trace on fake tensors"
+            return _traced(config, "--trace-only", on_event)
+        sweep = _Sweep(config, on_event, cancel, watch)
+        built.append(sweep)
+        why = sweep.cannot_fit()
+        if why is not None:
+            watch.phase = "the trace on fake tensors"
+            return _traced(config, why, on_event, sweep)
+        return sweep.run()
+
+    def stopped(why: StopWhy) -> ProbeReport:
+        if built:
+            return built[0].stopped_report(why)
+        if why == "interrupted":
+            raise interrupts.Terminated() if interrupts.received() == signal.SIGTERM else KeyboardInterrupt()
+        happened = "ran out" if why == "time-limit" else "was cancelled"
+        raise ProbeFailed(f"the {config.time_limit_s:g} s time limit {happened} during {watch.phase}, before any "
+                          "batch size ran" + ("; give a longer --time-limit" if why == "time-limit" else ""))
+
+    return run_watched(probe, watch, stopped, cancel)
 
 
 def _traced(config: ProbeConfig, why: str, on_event: EventSink | None, sweep: _Sweep | None = None) -> ProbeReport:
@@ -111,15 +139,18 @@ class _Stop:
 
 
 class _Sweep:
-    def __init__(self, config: ProbeConfig, on_event: EventSink | None, cancel: threading.Event | None):
+    def __init__(self, config: ProbeConfig, on_event: EventSink | None, cancel: threading.Event | None,
+                 watch: Watch):
         self.config = config
         self.on_event = on_event
         self.cancel = cancel
-        self.began = time.perf_counter()
+        self.watch = watch
+        self.began = watch.began
         self.warnings: list[str] = []
         self.points: dict[int, ProbePoint] = {}
         self.current: int | None = None  # the size being measured, for an interruption's record
         self.last_cost: tuple[int, float] | None = None  # (batch, wall seconds) of the last measured point
+        self.done_said = False  # the "done" event was sent: the report (memory traces) is being built
 
         self.device = resolve_device(config.device)
         check_ddp(config.nproc, self.device)
@@ -138,10 +169,15 @@ class _Sweep:
         self.step = None if config.isolate else TrainStep(self.bundle, self.device, config.precision, config.kernels)
         self.trace_memory = self.device.type == "cpu" or not config.isolate
         self.device_info = device_info(self.device, config.precision, self.cap)
+        self.software = software_info()  # imports triton: in the setup, not while a stopped report is built
         self.model_info = self._model_info()
         self.log = PointLog(config.log_path, self._fingerprint(), config.resume, config.fresh) if config.log_path else None
         if self.log and self.log.previous:
             self.warnings.append(f"resumed {len(self.log.previous)} point(s) from {config.log_path}")
+        self.setup_s = watch.elapsed()  # model build, FLOP count, data: counted against the limit
+        if self.setup_s > SETUP_SHARE_WARNED * config.time_limit_s:
+            self.warnings.append(f"setup (model build, FLOP count) took {self.setup_s:.1f} s of the "
+                                 f"{config.time_limit_s:g} s time limit; a longer --time-limit leaves the sweep more")
 
     def cannot_fit(self) -> str | None:
         """Why no step can run within the memory (weights + gradients + AdamW state, or the first
@@ -163,6 +199,8 @@ class _Sweep:
 
     def run(self) -> ProbeReport:
         self._emit("started", text=f"{self.bundle.id} on {self.device_info.name} ({self.config.precision})")
+        self._emit("message", text=f"setup (model build, FLOP count) took {self.setup_s:.1f} s of the "
+                                   f"{self.config.time_limit_s:g} s time limit")
         try:
             stop = self._grow()
             if stop.reason == "oom":
@@ -171,13 +209,35 @@ class _Sweep:
             stop = _Stop("interrupted", "interrupted (Ctrl-C)", self._unfinished())
         except Cancelled:
             stop = _Stop("cancelled", "cancelled by the caller", self._unfinished())
-        for size in stop.skipped:
-            if size not in self.points:
-                self.points[size] = ProbePoint(batch_size=size, status="skipped", reason=f"not run ({stop.detail})")
+        self._skip(stop)
         if stop.reason not in ("interrupted", "cancelled") and interrupts.received() is None:
             self._after_sweep()
         self._emit("done", text=stop.detail)
+        self.done_said = True
         return self._report(stop)
+
+    def stopped_report(self, why: StopWhy) -> ProbeReport:
+        """The report of a probe that planner.deadline stopped waiting for (it hung, or overran its
+        bound): the points recorded so far, a warning naming the phase, no further memory traces
+        (they run the user's code). Called with Watch.lock held: the worker records nothing more."""
+        where, elapsed, limit = self.watch.phase, self.watch.elapsed(), self.config.time_limit_s
+        if why == "time-limit":
+            detail = f"time limit: {where} was still running {elapsed:.1f} s into the {limit:g} s limit"
+            self.warnings.append(f"{detail}; abandoned it, the report holds what was measured before")
+        elif why == "interrupted":
+            detail = f"interrupted ({interrupts.name()}) during {where}, which did not return"
+        else:
+            detail = f"cancelled during {where}, which did not return"
+        stop = _Stop(why, detail, self._unfinished())
+        self._skip(stop)
+        if not self.done_said:
+            self._emit("done", text=detail)
+        return self._report(stop, trace_memory=False)
+
+    def _skip(self, stop: _Stop) -> None:
+        for size in stop.skipped:
+            if size not in self.points:
+                self.points[size] = ProbePoint(batch_size=size, status="skipped", reason=f"not run ({stop.detail})")
 
     def _after_sweep(self) -> None:
         """The DDP probe at the batch the sweep recommends (else its smallest ok one), then the
@@ -196,6 +256,7 @@ class _Sweep:
             self._emit("message", text=text)
 
         if c.nproc > 1:
+            self.watch.phase = f"the DDP phase (batch {batch} per rank)"
             self._release_device()  # rank 0 runs on this process's device
             self.ddp, warnings = ddp_phase(c, self.device, batch, time.time() + deadline - time.perf_counter(),
                                            self.cancel, say)
@@ -205,6 +266,7 @@ class _Sweep:
             fits = (recommended_max_batch(ok, self.device_info.memory_bytes, c.safety_margin)
                     or max(p.batch_size for p in ok))
             b_small = choose_b_small(fits, c.max_batch, c.noise_reference_batch)
+            self.watch.phase = f"the noise phase (B_small={b_small})"
             outcome = noise_phase(self.step, c, b_small, deadline, self.cancel, say)
             self.noise_scale = outcome.noise_scale
             self.warnings += outcome.warnings
@@ -226,7 +288,7 @@ class _Sweep:
                                        "memory or the time limit")
         while True:
             if self._time_is_up(size):
-                detail = f"time limit: {self.config.time_limit_s:.0f} s for the sweep"
+                detail = f"time limit: {self.config.time_limit_s:g} s for the whole probe, setup {self.setup_s:.1f} s"
                 return _Stop("time-limit", detail, self._doublings(size))
             point = self._point(size)
             if point.status == "oom":
@@ -260,6 +322,7 @@ class _Sweep:
 
     def _remeasure(self, point: ProbePoint) -> ProbePoint:
         """The point timed once more; the faster median stands (a busy machine only adds time)."""
+        self.watch.phase = f"batch {point.batch_size} (timed again)"
         again = self._measure(point.batch_size)
         if again.status != "ok" or again.step_time_s is None or point.step_time_s is None:
             return point
@@ -297,6 +360,7 @@ class _Sweep:
 
     def _point(self, size: int) -> ProbePoint:
         self.current = size
+        self.watch.phase = f"batch {size}"
         if self.log and size in self.log.previous:
             return self._record(self.log.previous[size].model_copy(update={"resumed": True}), log=False)
         if self.cancel is not None and self.cancel.is_set():
@@ -317,7 +381,7 @@ class _Sweep:
     def _measure(self, size: int) -> ProbePoint:
         if self.step is None:
             return run_isolated(self.config, size, self.cap, self.cancel)
-        return measure_point(self.step, size, self.config, self.cap, self.cancel)
+        return measure_point(self.step, size, self.config, self.cap, self.cancel, deadline=self.watch.deadline())
 
     def _predict(self, size: int) -> int | None:
         """The fake-tensor trace of a step at `size` (None where it cannot run; said once)."""
@@ -342,9 +406,12 @@ class _Sweep:
         return {"achieved_tflops": tflops, "mfu": tflops / peak if peak else None}
 
     def _record(self, point: ProbePoint, log: bool) -> ProbePoint:
-        self.points[point.batch_size] = point
-        if log and self.log:
-            self.log.append(point)
+        with self.watch.lock:  # held for good once planner.deadline abandons this thread
+            self.points[point.batch_size] = point
+            if log and self.log:
+                self.log.append(point)
+        if point.status == "ok" and point.step_time_max_s is not None:
+            self.watch.saw_step(point.step_time_max_s)
         self._emit("oom" if point.status == "oom" else "point-done", batch_size=point.batch_size, point=point,
                    text=point.reason or "")
         return point
@@ -458,6 +525,7 @@ class _Sweep:
                                          "fitted on the measured peaks")
                     return fit
                 began = time.perf_counter()
+                self.watch.phase = f"the memory trace at batch {size}"
                 predicted = self._predict(size) if size <= MAX_TRACED_BATCH else None
                 trace_s = time.perf_counter() - began  # the next, larger trace takes at least as long
                 if predicted is None:
@@ -470,18 +538,20 @@ class _Sweep:
                              f"memory fitted on fake-tensor traces at B={', '.join(str(b) for b, _ in traced)}")
         return fit_line(traced[-2:], "predicted")
 
-    def _report(self, stop: _Stop) -> ProbeReport:
+    def _report(self, stop: _Stop, trace_memory: bool = True) -> ProbeReport:
         points = [self.points[b] for b in sorted(self.points)]
         if not any(p.status == "ok" for p in points) and stop.reason not in ("interrupted", "cancelled"):
-            raise ProbeFailed(f"no batch size ran ({stop.detail}); "
-                              "check the model's loss by hand, or try a smaller model or start batch")
+            fix = (f"give a longer --time-limit (setup took {self.setup_s:.1f} s)" if stop.reason == "time-limit"
+                   else "check the model's loss by hand, or try a smaller model or start batch")
+            raise ProbeFailed(f"no batch size ran ({stop.detail}); {fix}")
         c = self.config
-        fit = fit_memory(points) if stop.reason in ("interrupted", "cancelled") else self._memory_model(points)
+        traced = trace_memory and stop.reason not in ("interrupted", "cancelled")
+        fit = self._memory_model(points) if traced else fit_memory(points)
         capacity = self.device_info.memory_bytes
         return ProbeReport(
             created_at=dt.datetime.now(dt.timezone.utc),
             device=self.device_info,
-            software=software_info(),
+            software=self.software,
             model=self.model_info,
             settings=ProbeSettings(
                 precision=c.precision, kernels=self.kernels_ran, optimizer=self.optimizer_name,

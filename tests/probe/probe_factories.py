@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -114,6 +115,26 @@ def slow_from_4() -> ModelBundle:
     """With BATCHFIT_TEST_SLOW=1, B >= 4 hangs for a minute: the resume test kills the sweep there."""
     slow = os.environ.get("BATCHFIT_TEST_SLOW") == "1"
     return scripted("slow-from-4", sleep_s=lambda b: 60.0 if slow and b >= 4 else 0.0)
+
+
+def _block_forever() -> None:
+    threading.Event().wait()  # a loader waiting on a queue nobody fills: no timeout, no wake-up
+
+
+def blocks_from_4() -> ModelBundle:
+    """make_batch blocks forever for B >= 4: the probe must stop waiting at its time limit."""
+    return scripted("blocks-from-4", batch_fail=lambda b: _block_forever() if b >= 4 else None)
+
+
+def blocks_from_16() -> ModelBundle:
+    """make_batch blocks forever for B >= 16: with max_batch 8, in the memory traces after the sweep."""
+    return scripted("blocks-from-16", batch_fail=lambda b: _block_forever() if b >= 16 else None)
+
+
+def slow_build() -> ModelBundle:
+    """The factory takes 3 s to build (weights to load, a dataset to index) before any step."""
+    time.sleep(3.0)
+    return scripted("slow-build")
 
 
 def fails_in_worker() -> ModelBundle:

@@ -74,13 +74,14 @@ def test_without_training_first_the_report_says_the_lr_and_no_trained_steps(fast
     assert ns.train_loss == pytest.approx(0.5 * (D * 25 + SIGMA**2), rel=0.2)  # Δ = 5: still at the start
 
 
-def test_the_time_limit_ends_the_training_with_a_warning_and_still_measures():
+def test_a_spent_time_limit_ends_the_training_and_the_measurement_with_a_warning():
     config = ProbeConfig(model=REF, noise_steps=5, noise_train_steps=100, noise_lr=LR)
     outcome = noise_phase(TrainStep(linear_regression(), CPU), config, 16, time.perf_counter(), None,
                           say=lambda text: None)
     assert any(w.startswith("noise scale: the training before it stopped after 0 of 100 steps") and
                "to leave the time limit room for 5 measured steps" in w for w in outcome.warnings)
-    assert any(f"time limit after {MIN_STEPS} of 5 steps" in w for w in outcome.warnings)
+    assert any("time limit after 0 of 5 steps" in w for w in outcome.warnings)  # the limit holds: no step past it
+    assert outcome.noise_scale is None
 
 
 def test_the_training_stops_early_to_leave_time_for_the_band_s_steps():

@@ -21,7 +21,6 @@ from planner.models import ModelBundle
 from planner.probe import ProbeConfig, TrainStep, run_probe
 from planner.probe.noise import (
     MIN_BAND_STEPS,
-    MIN_STEPS,
     NoiseScaleEstimator,
     measure_noise_scale,
     noise_phase,
@@ -180,10 +179,14 @@ def test_linear_regression_noise_scale_matches_the_closed_form():
     assert ns.trace_sigma == pytest.approx((D + 1) * D * DELTA**2 + D * SIGMA**2, rel=0.15)
 
 
-def test_the_deadline_stops_after_the_minimum_and_cancel_keeps_what_was_done():
+def test_the_deadline_stops_before_a_step_that_would_overrun_it_and_cancel_keeps_what_was_done():
     estimator = NoiseScaleEstimator(4, 16)
     assert measure_noise_scale(frozen_step(), estimator, steps=50, deadline=time.perf_counter()) == "time limit"
-    assert estimator.steps == MIN_STEPS
+    assert estimator.steps == 0
+    began = time.perf_counter()
+    estimator = NoiseScaleEstimator(4, 16)
+    assert measure_noise_scale(frozen_step(), estimator, steps=10**6, deadline=began + 0.5) == "time limit"
+    assert 0 < estimator.steps < 10**6 and time.perf_counter() - began < 0.5 + 0.1
 
     cancel = threading.Event()
     cancel.set()

@@ -115,8 +115,9 @@ def test_non_scalar_loss_is_bad_input(fast_config):
 
 
 def test_time_limit_skips_the_point_that_would_overrun(fast_config):
-    # Steps of at least 50 ms, 3 per point: half a second leaves room for a few points, not 10.
-    report = run_probe(fast_config(REF + "sleepy", time_limit_s=0.5, max_batch=2**10, plateau_gain=-1))
+    # Steps of at least 50 ms, 3 per point and a fake-tensor trace: 4 s, setup included (up to 3 s in a fresh
+    # process: the first FLOP count, the kernels' imports), leave room for a few points, not 10.
+    report = run_probe(fast_config(REF + "sleepy", time_limit_s=4.0, max_batch=2**10, plateau_gain=-1))
     assert report.stop_reason == "time-limit"
     assert report.points[-1].status == "skipped" and "time limit" in report.points[-1].reason
     assert 1 <= len(report.ok_points()) < 10
