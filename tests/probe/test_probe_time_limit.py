@@ -50,7 +50,7 @@ def test_the_memory_traces_after_the_sweep_are_abandoned_when_the_loader_blocks(
 
 
 def test_a_slow_setup_counts_against_the_limit_and_the_sweep_gets_the_rest(fast_config):
-    limit = 4.0
+    limit = 6.0  # the 3 s build, up to 2 s more in a fresh process (FakeTensorMode imports torch._dynamo), the rest
     began = time.perf_counter()
     report = run_probe(fast_config(REF + "slow_build", time_limit_s=limit, plateau_gain=-1), began=began)
     elapsed = time.perf_counter() - began
