@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import numpy as np
 
 from planner.contracts.layout import LAYOUTS
 from planner.plan import fitted_priors, priors, trainable
-from planner.plan.shapes import Shape, ShapeBook, describe_offer
+from planner.plan.shapes import ShapeBook, describe_offer
 from planner.plan.choose import (
     Columns,
     cheapest,
@@ -143,7 +142,7 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
 
 def _step_error_assumptions(ev: Evaluation) -> list[str]:
     """The step-time error band, when some candidate's step time rests on the cross-GPU prior."""
-    errors = {ev.shape(i).step_error for i in range(len(ev))} - {0.0}
+    errors = set(np.unique(ev.shape_column(lambda s: s.step_error)).tolist()) - {0.0}
     if not errors:
         return []
     return [f"hours and dollars ranges widened by ±{max(errors):.0%} for step times from the cross-GPU prior "
@@ -180,14 +179,6 @@ def _range_assumptions(span: NoiseRange | None, request: PlanRequest) -> list[st
     return out
 
 
-def _shape_column(ev: Evaluation, value: Callable[[Shape], float]) -> np.ndarray:
-    """One number per candidate from its shape, gathered group by group (no loop over candidates)."""
-    per_group = [np.array([value(s) for s in group], dtype=float) for group in ev.shapes]
-    starts = np.cumsum([0] + [len(g) for g in per_group])[:-1]
-    flat = np.concatenate(per_group + [np.zeros(0, dtype=float)])
-    return flat[starts[ev.group] + ev.shape_index] if len(ev) else flat
-
-
 def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, str]:
     """All candidates when there are few; else the frontier, the recommendations and the cheapest
     candidate of each provider x GPU x count x nodes x market x layout."""
@@ -197,7 +188,7 @@ def _listed(ev: Evaluation, front: np.ndarray, chosen: list[int]) -> tuple[np.nd
     key_id = {k: n for n, k in enumerate(sorted(keys))}
     offer_key = np.array([key_id[(o.provider, o.gpu, o.gpu_count, o.market)] for o in ev.offers])
     layout_id = {name: n for n, name in enumerate(LAYOUTS)}
-    layout_key = _shape_column(ev, lambda s: layout_id[s.layout]).astype(int)
+    layout_key = ev.shape_column(lambda s: layout_id[s.layout]).astype(int)
     node_key = np.searchsorted(np.unique(ev.nodes), ev.nodes)
     candidate_key = (offer_key[ev.offer_index] * (node_key.max() + 1) + node_key) * len(LAYOUTS) + layout_key
     order = np.lexsort((ev.hours, ev.cost, candidate_key))
@@ -232,7 +223,7 @@ def _scaling(ev: Evaluation, pick: int) -> list[ScalingRow]:
     the cheapest candidate of each, its speed-up over the fewest GPUs and whether the GPUs added pay."""
     gpu_name, batch = ev.offer(pick).gpu, ev.shape(pick).global_batch
     same_gpu = np.array([o.gpu == gpu_name for o in ev.offers])[ev.offer_index]
-    found = np.flatnonzero(same_gpu & (_shape_column(ev, lambda s: s.global_batch) == batch))
+    found = np.flatnonzero(same_gpu & (ev.shape_column(lambda s: s.global_batch) == batch))
     counts = np.array([o.gpu_count for o in ev.offers])[ev.offer_index[found]]
     cheapest_of: dict[tuple[int, int], int] = {}  # (GPUs per node, nodes) -> its cheapest candidate
     for i in found[np.lexsort((ev.cost[found], ev.nodes[found], counts))]:

@@ -10,6 +10,7 @@ its hourly price for the same billed hours.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -18,7 +19,7 @@ from planner.plan import priors
 from planner.plan.shapes import Shape, ShapeBook, describe_offer
 from planner.contracts.plan import DATA_INFLATION_FLAG, DATA_SHORTFALL_FLAG, Candidate, Exclusion
 from planner.contracts.request import PlanRequest
-from providers.schema import Fabric, Offer, fabric_for
+from providers.schema import Fabric, Offer
 
 
 @dataclass
@@ -57,6 +58,13 @@ class Evaluation:
     def offer(self, i: int) -> Offer:
         return self.offers[self.offer_index[i]]
 
+    def shape_column(self, value: Callable[[Shape], float]) -> np.ndarray:
+        """One number per candidate from its shape, gathered group by group (no loop over candidates)."""
+        per_group = [np.array([value(s) for s in group], dtype=float) for group in self.shapes]
+        starts = np.cumsum([0] + [len(g) for g in per_group])[:-1].astype(int)
+        flat = np.concatenate(per_group + [np.zeros(0, dtype=float)])
+        return flat[starts[self.group] + self.shape_index] if len(self) else flat
+
 
 def node_counts(max_nodes: int) -> list[int]:
     """Instances per candidate: powers of two up to --max-nodes, and --max-nodes itself."""
@@ -68,8 +76,16 @@ def node_counts(max_nodes: int) -> list[int]:
     return sorted(counts)
 
 
-def _planned_nodes(offer: Offer, fabric: Fabric | None, counts: list[int]) -> list[int]:
-    return counts if fabric is not None and fabric.clustered else [1]
+def _fabric_index(fabrics: list[Fabric] | tuple[Fabric, ...]) -> dict[str, list[Fabric]]:
+    """Fabric rows by provider, longest prefix first: the first whose prefix starts the name wins."""
+    index: dict[str, list[Fabric]] = defaultdict(list)
+    for f in sorted(fabrics, key=lambda f: -len(f.prefix)):
+        index[f.provider].append(f)
+    return index
+
+
+def _fabric_of(index: dict[str, list[Fabric]], offer: Offer) -> Fabric | None:
+    return next((f for f in index.get(offer.provider, ()) if offer.instance.startswith(f.prefix)), None)
 
 
 def _node_exclusion(book: ShapeBook, offer: Offer, fabric: Fabric | None, planned: list[int],
@@ -94,22 +110,27 @@ def evaluate(offers: list[Offer], book: ShapeBook, request: PlanRequest,
     groups: dict[tuple[str, int, int, Fabric | None], list[int]] = defaultdict(list)
     excluded: list[Exclusion] = []
     counts = node_counts(request.max_nodes)
-    offer_fabrics = [fabric_for(list(fabrics), o.provider, o.instance) for o in offers]
+    index = _fabric_index(fabrics)
+    same_fabric: dict[tuple[float, str, bool], Fabric] = {}
+    offer_fabrics = [_fabric_of(index, o) for o in offers]
     for i, offer in enumerate(offers):
         reason = book.exclusion(offer)
         if reason is not None:
             excluded.append(reason)
             continue
         fabric = offer_fabrics[i]
-        planned = _planned_nodes(offer, fabric, counts)
+        planned = counts if fabric is not None and fabric.clustered else [1]
         spec = book.gpus[offer.gpu]
         fit = {n: book.fits(spec, offer.gpu_count, n) for n in planned}
         fitting = [n for n in planned if fit[n]]
         failed = [n for n in planned if fit[n] is False]
         if failed:
             excluded.append(_node_exclusion(book, offer, fabric, planned, failed, fitting, request))
+        # instance types whose fabrics time and read alike share their shapes
+        alike = None if fabric is None else same_fabric.setdefault(
+            (fabric.gbps, fabric.technology, fabric.source.startswith("unverified")), fabric)
         for n in fitting:
-            groups[(offer.gpu, offer.gpu_count, n, fabric if n > 1 else None)].append(i)
+            groups[(offer.gpu, offer.gpu_count, n, alike if n > 1 else None)].append(i)
 
     shapes: list[list[Shape]] = []
     columns: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -168,7 +189,7 @@ def widened_by_step_error(ev: Evaluation) -> Evaluation:
     """Hours and dollars ranges widened by each candidate's step-time error band e: the low end
     times (1 - e), the high end times (1 + e); a candidate without a B_noise range starts from its
     central figure. The limits stay judged as before: the band is a stated error, not a worst case."""
-    error = np.array([ev.shape(i).step_error for i in range(len(ev))], dtype=float).reshape(-1, 1)
+    error = ev.shape_column(lambda s: s.step_error).reshape(-1, 1)
     if not error.any():
         return ev
     hours = ev.hours_range if ev.hours_range is not None else np.stack([ev.hours, ev.hours], axis=1)

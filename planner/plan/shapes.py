@@ -98,6 +98,7 @@ class ShapeBook:
         self._limits: dict[str, MemoryLimit] = {}
         self._shapes: dict[tuple[str, int, int, Fabric | None], list[Shape]] = {}
         self._lr: dict[int, LrChoice] = {}  # the retune depends on the global batch alone
+        self._fits: dict[tuple[str, int, int], bool | None] = {}
 
     def limit(self, gpu: GpuSpec) -> MemoryLimit:
         if gpu.name not in self._limits:
@@ -114,9 +115,12 @@ class ShapeBook:
     def fits(self, gpu: GpuSpec, n_gpus: int, nodes: int) -> bool | None:
         """Whether batch 1 fits some option on `nodes` nodes of n GPUs; None when there is no option
         to weigh (e.g. only sharded layouts asked for, on one GPU): no shapes, and no memory failure."""
-        usable = self.limit(gpu).usable_bytes
-        options = self.layouts.options(n_gpus, nodes)
-        return any(o.largest_batch(usable) >= 1 for o in options) if options else None
+        key = (gpu.name, n_gpus, nodes)
+        if key not in self._fits:
+            usable = self.limit(gpu).usable_bytes
+            options = self.layouts.options(n_gpus, nodes)
+            self._fits[key] = any(o.largest_batch(usable) >= 1 for o in options) if options else None
+        return self._fits[key]
 
     def _make_shapes(self, gpu: GpuSpec, n_gpus: int, nodes: int, fabric: Fabric | None) -> Iterator[Shape]:
         usable = self.limit(gpu).usable_bytes

@@ -140,3 +140,16 @@ def test_the_table_and_markdown_show_the_nodes_and_why_fewer_do_not_fit():
     assert "fewer nodes" in table and "across nodes" in table
     markdown = render_markdown(plan)
     assert "| nodes |" in markdown and f"| {c.nodes} | 8x H100-SXM-80GB |" in markdown
+
+
+def test_a_tcp_or_unverified_fabric_says_so_in_the_candidates_note():
+    from planner.plan.shapes import fabric_note
+
+    tcp = Fabric(provider="aws", prefix="g5.xlarge", gbps=10, technology="tcp", source="unverified: up to 10",
+                 as_of=DAY)
+    note = fabric_note(tcp, 4)
+    assert note is not None and note.startswith("4 nodes joined by 10 Gb/s TCP per instance")
+    assert "no fast fabric" in note and "unverified" in note
+    efa = Fabric(provider="aws", prefix="p5.", gbps=3200, technology="efa", source="aws.amazon.com", as_of=DAY)
+    assert fabric_note(efa, 2) == "2 nodes joined by 3,200 Gb/s EFA per instance (pricing/fabric.csv)"
+    assert fabric_note(efa, 1) is None
