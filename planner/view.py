@@ -227,8 +227,23 @@ def scaling_section(plan: Plan) -> Section | None:
             f"efficiency {r.efficiency:.0%}, all-reduce {r.allreduce_share:.0%} of the step, "
             f"{money(r.cost_usd)} on {r.cheapest_offer}", "pays" if r.pays else "stops paying")
         for r in plan.scaling)
+    rows = _unfit_nodes(plan) + rows
     what = "GPUs and nodes" if any(r.nodes > 1 for r in plan.scaling) else "GPUs"
     return Section("scaling", f"Adding {what}: {first.gpu} at global batch {first.global_batch}", rows)
+
+
+def _unfit_nodes(plan: Plan) -> tuple[Row, ...]:
+    """The recommendation's offer on fewer nodes, where batch 1 does not fit (a scaling row of its own)."""
+    if plan.recommendation is None:
+        return ()
+    c = plan.candidate(plan.recommendation.candidate_id)
+    offer = f"{c.provider} {c.instance} {c.market} ({c.region})"
+    nodes = next((e.nodes for e in plan.excluded if e.offer == offer and e.nodes), None)
+    if not nodes:
+        return ()
+    counts = ", ".join(str(n) for n in nodes)
+    return (Row(f"{counts} nodes × {c.gpu_count} GPU", f"batch 1 does not fit in the memory of {c.instance}; "
+                "the recommendation's 'fewer nodes' row says by how much", "does not fit"),)
 
 
 def sensitivity_section(plan: Plan) -> Section | None:

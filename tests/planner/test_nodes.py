@@ -138,6 +138,7 @@ def test_the_table_and_markdown_show_the_nodes_and_why_fewer_do_not_fit():
     table = render_table(plan, width=200)
     assert f"{c.nodes} nodes × 8 × H100-SXM-80GB = {c.total_gpus} GPUs" in table
     assert "fewer nodes" in table and "across nodes" in table
+    assert "1, 2, 4 nodes × 8 GPU" in table and "does not fit" in table  # the scaling section
     markdown = render_markdown(plan)
     assert "| nodes |" in markdown and f"| {c.nodes} | 8x H100-SXM-80GB |" in markdown
 
