@@ -154,3 +154,10 @@ def test_a_tcp_or_unverified_fabric_says_so_in_the_candidates_note():
     efa = Fabric(provider="aws", prefix="p5.", gbps=3200, technology="efa", source="aws.amazon.com", as_of=DAY)
     assert fabric_note(efa, 2) == "2 nodes joined by 3,200 Gb/s EFA per instance (pricing/fabric.csv)"
     assert fabric_note(efa, 1) is None
+
+
+def test_an_unknown_gpu_in_gpus_is_bad_input_naming_the_choices():
+    from planner.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"--gpus X100-80GB: no offer has it; choose from H100-SXM-80GB"):
+        build_plan(_request(gpus=["X100-80GB"]), _report(), _cluster_catalog())
