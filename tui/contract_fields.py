@@ -31,6 +31,7 @@ FIELD_CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "budget": (PlanRequest, "budget_usd"),
     "deadline": (PlanRequest, "deadline_hours"),
     "max_gpus": (PlanRequest, "max_gpus"),
+    "max_nodes": (PlanRequest, "max_nodes"),
     "noise_scale": (PlanRequest, "noise_scale"),
 }
 AMOUNT_CONTRACTS = {kind: (Workload, kind) for kind in ("samples", "tokens", "epochs")}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from planner.contracts.request import PlanRequest, Workload
+from planner.contracts.trainable import canonical
 from tui.contract_fields import AMOUNT_CONTRACTS, FIELD_CONTRACTS, contract_message
 
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -92,6 +93,14 @@ def name_list(text: str) -> list[str]:
     return names
 
 
+def trainable(text: str) -> str:
+    """A --trainable spec in its one spelling (planner/contracts/trainable.py says what it accepts)."""
+    try:
+        return canonical(text)
+    except ValueError as exc:
+        raise FieldError(str(exc)) from None
+
+
 def model_ref(text: str, presets: Collection[str]) -> str:
     """A preset name, or package.module:factory (only its shape is checked: importing runs user code).
 
@@ -135,6 +144,9 @@ SPECS: dict[str, FieldSpec] = {
         FieldSpec("providers", "Providers", name_list, optional=True, placeholder="all, or aws, gcp, ..."),
         FieldSpec("regions", "Regions", name_list, optional=True, placeholder="all, or us-east-1, ..."),
         FieldSpec("max_gpus", "Max GPUs", positive_int, placeholder="8"),
+        FieldSpec("max_nodes", "Max nodes", positive_int, optional=True, placeholder="16"),
+        FieldSpec("gpus", "GPUs", name_list, optional=True, placeholder="all, or H100-SXM-80GB, ..."),
+        FieldSpec("trainable", "Trains", trainable, optional=True, placeholder="full, lora:r=16, qlora:r=16, 0.05"),
         FieldSpec("noise_scale", "Noise scale", positive_float, optional=True,
                   placeholder="B_noise near your target loss; empty: the probe's"),
     )
@@ -243,7 +255,10 @@ def _first_pydantic_error(exc: ValidationError) -> tuple[str, str]:
     return target, str(e["msg"]).removeprefix("Value error, ")
 
 
-def request_from_form(values: FormValues, choices: Choices = Choices()) -> FormResult:
+def request_from_form(values: FormValues, choices: Choices = Choices(), kept: PlanRequest | None = None) -> FormResult:
+    """The request the form's texts make. Settings the form has no field for (--target-loss,
+    --layouts, ...) are taken from `kept`, the request the form was filled from, so editing a loaded
+    request file keeps them."""
     errors: dict[str, str] = {}
     try:
         model = model_ref(values.get("model", ""), choices.presets)
@@ -260,7 +275,8 @@ def request_from_form(values: FormValues, choices: Choices = Choices()) -> FormR
     if errors or workload is None:
         return FormResult(None, errors)
     try:
-        request = PlanRequest.model_validate({  # the contract checks the whole, as it does a request file
+        hidden = kept.model_dump(exclude={"schema_version"}) if kept is not None else {}
+        request = PlanRequest.model_validate(hidden | {  # the contract checks the whole, as it does a request file
             "model": model,
             "workload": workload,
             "reference": {
@@ -275,6 +291,9 @@ def request_from_form(values: FormValues, choices: Choices = Choices()) -> FormR
             "regions": p["regions"],
             "spot": values.get("spot") == "yes",
             "max_gpus": p["max_gpus"],
+            "max_nodes": p["max_nodes"] or PlanRequest.model_fields["max_nodes"].default,
+            "gpus": p["gpus"],
+            "trainable": p["trainable"] or PlanRequest.model_fields["trainable"].default,
             "noise_scale": p["noise_scale"],
         })
     except ValidationError as exc:
@@ -319,6 +338,9 @@ def form_from_request(request: PlanRequest) -> dict[str, str]:
         "regions": _text(request.regions),
         "spot": "yes" if request.spot else "no",
         "max_gpus": _text(request.max_gpus),
+        "max_nodes": _text(request.max_nodes),
+        "gpus": _text(request.gpus),
+        "trainable": "" if request.trainable == "full" else request.trainable,
         "noise_scale": _text(request.noise_scale),
     }
 

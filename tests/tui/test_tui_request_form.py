@@ -125,3 +125,41 @@ def test_an_amount_past_the_contracts_range_is_said_beside_it() -> None:
               "max_gpus": "8", "optimizer": "adamw", "precision": "bf16", "spot": "no"}
     result = request_from_form(values)
     assert result.request is None and result.errors["amount"].startswith("must be less than or equal to")
+
+
+def test_nodes_gpus_and_what_it_trains_come_from_the_form_in_one_spelling() -> None:
+    result = request_from_form(valid_values(max_nodes="4", gpus="H100-SXM-80GB, A100-SXM-80GB",
+                                            trainable="lora:targets=q,v,r=8"), CHOICES)
+    assert result.errors == {}
+    assert result.request is not None
+    assert (result.request.max_nodes, result.request.gpus) == (4, ["H100-SXM-80GB", "A100-SXM-80GB"])
+    assert result.request.trainable == "lora:r=8,targets=q,v"
+    texts = form_from_request(result.request)
+    assert (texts["max_nodes"], texts["gpus"], texts["trainable"]) == ("4", "H100-SXM-80GB, A100-SXM-80GB",
+                                                                       "lora:r=8,targets=q,v")
+    plain = request_from_form(valid_values(), CHOICES).request
+    assert plain is not None and (plain.max_nodes, plain.trainable) == (16, "full")
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("trainable", "lora", "'lora' needs a rank: lora:r=16"),
+    ("trainable", "1.5", "a trainable fraction lies strictly between 0 and 1"),
+    ("max_nodes", "0", "must be a whole number above 0"),
+    ("max_nodes", "5000", "must be less than or equal to 1024"),
+])
+def test_bad_trainable_and_node_fields_are_named_beside_them(field: str, text: str, message: str) -> None:
+    result = request_from_form(valid_values(**{field: text}), CHOICES)
+    assert result.request is None
+    assert message in result.errors[field]
+    assert check_field(field, text) == result.errors[field]
+
+
+def test_settings_the_form_does_not_show_survive_an_edit_of_a_loaded_request() -> None:
+    """A request file with --target-loss, --layouts, ... loaded, then one field edited: they were dropped before."""
+    loaded = PlanRequest.model_validate(request_from_form(valid_values(), CHOICES).request.model_dump() | {
+        "target_loss": 2.5, "max_samples": 1e9, "layouts": ["fsdp"], "checkpointing": ["full"],
+        "tf32_matmul": True})
+    edited = request_from_form(valid_values(budget="900"), CHOICES, kept=loaded).request
+    assert edited is not None and edited.budget_usd == 900
+    assert (edited.target_loss, edited.max_samples, edited.layouts, edited.checkpointing, edited.tf32_matmul) == (
+        2.5, 1e9, ["fsdp"], ["full"], True)

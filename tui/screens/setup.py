@@ -29,11 +29,11 @@ from tui.screens.path_prompt import PathPrompt
 from tui.widgets.form_row import FormRow
 
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Model and workload", ("model", "workload_kind", "amount", "dataset_size")),
+    ("Model and workload", ("model", "workload_kind", "amount", "dataset_size", "trainable")),
     ("Reference run", ("ref_batch", "ref_lr", "optimizer", "betas", "eps", "momentum", "weight_decay",
                        "warmup_steps")),
     ("Limits and cloud", ("budget", "deadline", "precision", "providers", "regions", "spot", "max_gpus",
-                            "noise_scale")),
+                            "max_nodes", "gpus", "noise_scale")),
 )
 SELECTS = {
     "workload_kind": ("Workload", WORKLOAD_KINDS),
@@ -43,7 +43,7 @@ SELECTS = {
 DEPENDENTS = {"workload_kind": ("amount", "dataset_size"), "optimizer": ("betas", "momentum")}
 """Editing a field also counts as editing these: epochs make the dataset size required, at once."""
 DEFAULT_REQUEST_FILE = "batchfit-request.toml"
-GENERIC_DEFAULTS = {"max_gpus": "8"}
+GENERIC_DEFAULTS = {"max_gpus": "8", "max_nodes": "16"}
 """Filled in on a first start; model, workload and reference run are the user's to give."""
 
 
@@ -155,7 +155,7 @@ class SetupScreen(BatchfitScreen):
 
     def revalidate(self) -> None:
         values = self.values()
-        result = request_from_form(values, self.choices())
+        result = request_from_form(values, self.choices(), kept=self.state.request)
         for row in self.query(FormRow):
             field_id = row.control.id or ""
             shown = self.submitted or field_id in self.touched
