@@ -8,8 +8,9 @@ the thread is sent `Abandoned` (delivered at its next Python bytecode, so a thre
 stays blocked), the caller builds the report from what was recorded, and the process that ends
 after saving it leaves with `os._exit` while such a thread lives (`hung_threads`).
 
-Ctrl-C and SIGTERM reach only the main thread: they are passed on to the worker as the same
-exception, where the probe handles them as it always did (interrupts.py). A worker that has not
+Ctrl-C and SIGTERM reach only the main thread: while it waits they are handed to it as a note
+(interrupts.forwarded), never as an exception at an arbitrary line, and passed on to the worker as
+the same exception, where the probe handles them as it always did (interrupts.py). A worker that has not
 finished INTERRUPT_GRACE_S after that, or after the caller's cancel event, is abandoned the same way.
 
 `Watch.lock` guards what the worker records: the caller takes it before it sends `Abandoned` and
@@ -25,6 +26,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
+
+from planner import interrupts
 
 T = TypeVar("T")
 StopWhy = Literal["time-limit", "interrupted", "cancelled"]
@@ -100,29 +103,31 @@ def run_watched(body: Callable[[], T], watch: Watch, stopped: Callable[[StopWhy]
                 pass
             except BaseException as exc:  # handed to the waiting thread, which raises it
                 outcome.error = exc
-            finally:
-                outcome.done.set()
-        except Abandoned:  # arrived after the body was done: nothing left to unwind
+        except BaseException:  # sent after the body had ended (Abandoned, a forwarded Ctrl-C): nothing to unwind
             pass
+        finally:
+            outcome.done.set()
 
     worker = threading.Thread(target=work, name="batchfit-probe", daemon=True)
-    worker.start()
+    signals: list[type[KeyboardInterrupt]] = []  # Ctrl-C / SIGTERM received while waiting, in order
     why: StopWhy = "time-limit"
     until: float | None = None  # the grace's end once the worker was asked to stop
-    while not outcome.done.is_set():
-        end = watch.give_up() if until is None else min(until, watch.give_up())
-        try:
-            outcome.done.wait(max(0.0, min(POLL_S, end - time.perf_counter())))
-        except KeyboardInterrupt as exc:  # the signal handler ran here, in the main thread
-            _raise_in(worker, type(exc), watch.lock)
-            why, until = "interrupted", time.perf_counter() + INTERRUPT_GRACE_S
-            continue
-        if until is None and cancel is not None and cancel.is_set():
-            why, until = "cancelled", time.perf_counter() + INTERRUPT_GRACE_S
-        if not outcome.done.is_set() and time.perf_counter() >= end:
-            if until is None or time.perf_counter() >= watch.give_up():
-                why = "time-limit"
-            return _abandon(worker, outcome, watch, stopped, why)
+    with interrupts.forwarded(signals.append):
+        worker.start()
+        while True:
+            end = watch.give_up() if until is None else min(until, watch.give_up())
+            if outcome.done.wait(max(0.0, min(POLL_S, end - time.perf_counter()))):
+                break
+            if signals:
+                _raise_in(worker, signals.pop(0), watch.lock)
+                why, until = "interrupted", time.perf_counter() + INTERRUPT_GRACE_S
+                continue
+            if until is None and cancel is not None and cancel.is_set():
+                why, until = "cancelled", time.perf_counter() + INTERRUPT_GRACE_S
+            if time.perf_counter() >= end and not outcome.done.is_set():
+                if until is None or time.perf_counter() >= watch.give_up():
+                    why = "time-limit"
+                return _abandon(worker, outcome, watch, stopped, why)
     if outcome.error is not None:
         raise outcome.error
     assert outcome.returned

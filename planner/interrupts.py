@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 from planner.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 
 _received: list[int] = []
+Forward = Callable[[type[KeyboardInterrupt]], None]
+_forward: list[Forward] = []  # innermost last: who takes a signal instead of an exception in the main thread
 
 
 class Terminated(KeyboardInterrupt):
@@ -24,7 +27,26 @@ class Terminated(KeyboardInterrupt):
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    exc_type = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    if _forward:
+        _forward[-1](exc_type)
+        return
+    raise exc_type()
+
+
+@contextmanager
+def forwarded(to: Forward) -> Iterator[None]:
+    """Inside, a signal calls `to` with the exception it would raise, instead of raising it in the main
+    thread at whatever line that runs: a thread that waits on a worker (planner/deadline.py) passes
+    it on, and no wait or bookkeeping of its own is cut in half. Off the main thread: no effect."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _forward.append(to)
+    try:
+        yield
+    finally:
+        _forward.remove(to)
 
 
 def install() -> Callable[[], None]:

@@ -44,8 +44,11 @@ def test_a_loader_blocking_forever_ends_within_the_bound_exit_0_report_saved(tmp
     took = float(re.search(r"probe: took ([\d.]+) s of the 5 s time limit", stderr).group(1))  # type: ignore[union-attr]
     assert limit <= took <= bound, stderr
     assert wall <= bound + STARTUP_S, (wall, stderr)
-    assert [p.batch_size for p in report.ok_points()] == [1, 2] and report.stop_reason == "time-limit"
-    assert "probe: warning: time limit: batch 4 was still running" in stderr and "Traceback" not in stderr
+    sizes = [p.batch_size for p in report.ok_points()]
+    assert sizes in ([1], [1, 2]) and report.stop_reason == "time-limit"  # [1]: a busy machine's slow setup
+    # B=4 hangs in its point, or -- when the sweep stopped before it to keep the limit -- in its memory trace
+    assert re.search(r"probe: warning: time limit: (the memory trace at )?batch 4 was still running", stderr)
+    assert "Traceback" not in stderr
     assert "stopped (time-limit)" in stdout
 
 

@@ -5,6 +5,7 @@ what was measured)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -30,10 +31,13 @@ def test_a_make_batch_that_blocks_forever_is_abandoned_at_the_bound_keeping_the_
     elapsed = time.perf_counter() - began
     assert elapsed <= bound(limit, report), elapsed
     assert elapsed >= limit  # it waited for the limit: B=4 was never going to return
-    assert [p.batch_size for p in report.ok_points()] == [1, 2]
+    sizes = [p.batch_size for p in report.ok_points()]
+    assert sizes in ([1], [1, 2])  # [1]: a busy machine's slow setup left no time for B=2
     assert report.stop_reason == "time-limit" and not report.interrupted
-    assert any(w.startswith("time limit: batch 4 was still running") and "abandoned" in w for w in report.warnings)
-    assert log.read_text().count('"batch_size"') == 2  # both measured points are in the log
+    # B=4 hangs in its point, or -- when the sweep stopped before it to keep the limit -- in its memory trace
+    assert any(re.match(r"time limit: (the memory trace at )?batch 4 was still running", w) and "abandoned" in w
+               for w in report.warnings), report.warnings
+    assert log.read_text().count('"batch_size"') == len(sizes)  # every measured point is in the log
     assert hung_threads()  # the blocked thread lives on: the CLI leaves with os._exit
 
 
