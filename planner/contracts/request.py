@@ -94,6 +94,11 @@ class PlanRequest(Strict):
         False, flag="--tf32-matmul", negatable=True,
         help="fp32 plans: matmuls on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32); "
              "convolutions use TF32 either way, as torch does by default")
+    harness: Literal["eager", "tuned"] | None = setting(
+        None, flag="--harness",
+        help="the training stack step-time priors assume: eager (plain PyTorch steps, as the probe times them) or "
+             "tuned (FSDP with fused and flash kernels, as MosaicML llm-foundry's published runs); default: tuned "
+             "for a traced model, eager for a measured one")
     providers: list[str] | None = setting(None, flag="--providers",
                                           help="comma list, e.g. aws,gcp,azure,lambda (default: every provider)")
     regions: list[str] | None = setting(None, flag="--regions", help="comma list of provider regions")

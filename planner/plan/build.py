@@ -127,12 +127,16 @@ def _assumptions(model: StepTimeModel, samples: SampleModel) -> list[str]:
         )
     else:
         fit = fitted_priors.fitted()
+        ran = "the model was traced, not run" if model.report.trace is not None else "probe ran on a CPU"
+        tuned = model.harness == "tuned"
+        slope = fit.tuned_slope if tuned else fit.eager_slope
+        factor = f" x {fit.tuned_factor():.2f} ({fitted_priors.TUNED_HARNESS_SOURCE}'s harness)" if tuned else ""
         out.append(
-            "compute efficiency (probe ran on a CPU): eager bf16/fp16 "
+            f"compute efficiency ({ran}; --harness {model.harness}): bf16/fp16 "
             f"{fit.efficiency_at_reference['matmul']:.0%} of peak for matmuls and "
-            f"{fit.efficiency_at_reference['conv']:.0%} for convolutions at {fit.ridge_reference:.0f} FLOP/byte, "
-            f"times (ridge point / {fit.ridge_reference:.0f})^{fit.eager_slope:g} on other GPUs; "
-            f"fp32 {priors.FP32_COMPUTE_EFFICIENCY:.0%}; {fit.basis()}"
+            f"{fit.efficiency_at_reference['conv']:.0%} for convolutions at {fit.ridge_reference:.0f} FLOP/byte"
+            f"{factor}, times (ridge point / {fit.ridge_reference:.0f})^{slope:.2g} on other GPUs; "
+            f"fp32 {priors.FP32_COMPUTE_EFFICIENCY:.0%}; {fit.basis(model.harness)}"
         )
     out.append(f"host time {model.host_s * 1e3:.1f} ms per micro-batch ({model.host_provenance}): "
                "a step is never faster than its host work")
@@ -267,7 +271,7 @@ def build_plan(request: PlanRequest, report: ProbeReport, catalog: Catalog,
     fit = memory_fit_for_plan(report, warnings)
     local_gpu = match_local_gpu(report.device, catalog.gpus)
     trained = trainable.resolve(request.trainable, report, request.precision)
-    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul, trained)
+    step_model = StepTimeModel(report, local_gpu, request.precision, request.tf32_matmul, trained, request.harness)
     reference_samples = request.workload.total_samples(report.model.seq_len)
     noise = report.noise_scale or (report.ddp.noise_scale if report.ddp else None)
     measured = noise if noise is not None and noise.band == "measured" else None  # "insufficient": no band

@@ -10,11 +10,17 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from providers.rules import pricing_dir
 
 PRIORS_FIT_FILE = "priors_fit.json"
 PRIORS_FIT_SCHEMA_VERSION = 1
+
+Harness = Literal["eager", "tuned"]
+# A tuned plan takes the harness factor of the public source that trains what a traced model is:
+# decoder LLMs under FSDP FULL_SHARD with bf16 autocast and flash attention (pricing/throughput.csv).
+TUNED_HARNESS_SOURCE = "mosaicml-llm-foundry"
 
 
 class PriorsFitError(RuntimeError):
@@ -26,19 +32,30 @@ class FittedPriors:
     efficiency_at_reference: dict[str, float]  # op (matmul, conv) -> eager efficiency at R0
     ridge_reference: float  # R0, FLOP/byte
     eager_slope: float  # d ln e / d ln R for eager PyTorch steps
+    tuned_slope: float  # the same for tuned stacks (FSDP with fused and flash kernels)
+    harness_factor: dict[str, float]  # tuned source -> its efficiency over eager at the same ridge point
     host_s_per_param_tensor: float
     fitted_rows: int
     sources: tuple[str, ...]
     cross_gpu_median: float  # leave-one-source-out |error| of cross-GPU throughput ratios
     cross_gpu_worst: float
 
-    def efficiency(self, op: str, ridge: float) -> float:
-        """Eager efficiency of `op` on a GPU whose ridge point (peak / bandwidth) is `ridge` FLOP/byte."""
-        return min(1.0, self.efficiency_at_reference[op] * (ridge / self.ridge_reference) ** self.eager_slope)
+    def efficiency(self, op: str, ridge: float, harness: Harness = "eager") -> float:
+        """Efficiency of `op` on a GPU whose ridge point (peak / bandwidth) is `ridge` FLOP/byte, for
+        an eager PyTorch step or a tuned stack (the tuned slope and TUNED_HARNESS_SOURCE's factor)."""
+        if harness == "eager":
+            return min(1.0, self.efficiency_at_reference[op] * (ridge / self.ridge_reference) ** self.eager_slope)
+        return min(1.0, self.efficiency_at_reference[op] * (ridge / self.ridge_reference) ** self.tuned_slope
+                   * self.tuned_factor())
 
-    def basis(self) -> str:
-        """One line naming the rows a prior-based step time rests on, and its error band."""
-        return (f"prior: fitted on {self.fitted_rows} rows from {', '.join(self.sources)}; cross-GPU error "
+    def tuned_factor(self) -> float:
+        return self.harness_factor[TUNED_HARNESS_SOURCE]
+
+    def basis(self, harness: Harness = "eager") -> str:
+        """One line naming the rows a prior-based step time rests on, and its error band (a tuned
+        plan names its harness too: eager is what a probe's own steps are)."""
+        tuned = f" (tuned: {TUNED_HARNESS_SOURCE} x{self.tuned_factor():.2f})" if harness == "tuned" else ""
+        return (f"prior{tuned}: fitted on {self.fitted_rows} rows from {', '.join(self.sources)}; cross-GPU error "
                 f"±{self.cross_gpu_median:.0%} (leave-one-source-out median, worst {self.cross_gpu_worst:.0%})")
 
 
@@ -55,6 +72,8 @@ def fitted() -> FittedPriors:
             efficiency_at_reference={k: float(v) for k, v in raw["efficiency_at_reference"].items()},
             ridge_reference=float(raw["ridge_reference_flop_per_byte"]),
             eager_slope=float(raw["ridge_slope"]["eager"]),
+            tuned_slope=float(raw["ridge_slope"]["tuned"]),
+            harness_factor={k: float(v) for k, v in raw["harness_factor"].items()},
             host_s_per_param_tensor=float(raw["host_s_per_param_tensor"]),
             fitted_rows=int(raw["fitted_rows"]),
             sources=tuple(raw["sources"]),

@@ -78,13 +78,15 @@ def optimizer_seconds(params: float, bandwidth_gbs: float) -> float:
     return params * OPTIMIZER_BYTES_PER_PARAM / (bandwidth_gbs * 1e9 * BANDWIDTH_EFFICIENCY)
 
 
-def compute_efficiency(gpu: GpuSpec, precision: str, conv_share: float = 0.0) -> float:
-    """The prior efficiency on `gpu`; time adds up per FLOP class, so the mix is a harmonic mean."""
+def compute_efficiency(gpu: GpuSpec, precision: str, conv_share: float = 0.0,
+                       harness: fitted_priors.Harness = "eager") -> float:
+    """The prior efficiency on `gpu` for an eager or tuned stack; time adds up per FLOP class, so
+    the mix is a harmonic mean."""
     if precision == "fp32":
         matmul = FP32_COMPUTE_EFFICIENCY
         conv = matmul * fitted_priors.conv_to_matmul()
     else:
         fit = fitted_priors.fitted()
         ridge = fitted_priors.ridge_point(gpu.peak_tflops(precision), gpu.bandwidth_gbs)
-        matmul, conv = fit.efficiency("matmul", ridge), fit.efficiency("conv", ridge)
+        matmul, conv = fit.efficiency("matmul", ridge, harness), fit.efficiency("conv", ridge, harness)
     return 1.0 / ((1.0 - conv_share) / matmul + conv_share / conv)

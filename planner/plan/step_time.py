@@ -126,8 +126,12 @@ class StepTimeModel:
     """Predicts seconds per optimizer step for (GPU, GPUs, micro-batch, accumulation)."""
 
     def __init__(self, report: ProbeReport, local_gpu: GpuSpec | None, precision: str,
-                 tf32_matmul: bool = False, trained: Trained | None = None) -> None:
+                 tf32_matmul: bool = False, trained: Trained | None = None,
+                 harness: fitted_priors.Harness | None = None) -> None:
         self.report = report
+        # the stack the priors assume: a traced model (no step ran here) is planned as a tuned FSDP run,
+        # a measured one as the eager steps its probe timed
+        self.harness: fitted_priors.Harness = harness or ("tuned" if report.trace is not None else "eager")
         self.precision = precision
         self.tf32_matmul = tf32_matmul
         self.conv_share = report.model.conv_flops_fraction or 0.0
@@ -160,8 +164,8 @@ class StepTimeModel:
         of ceiling_tflops (FP32 units have their own prior; TF32 takes the tensor cores' fitted
         one at the TF32 ridge point)."""
         (matmul, matmul_unit), (conv, conv_unit) = ceilings(gpu, self.precision, self.tf32_matmul)
-        matmul_eff = priors.compute_efficiency(gpu, matmul_unit)
-        conv_eff = priors.compute_efficiency(gpu, conv_unit, 1.0)
+        matmul_eff = priors.compute_efficiency(gpu, matmul_unit, harness=self.harness)
+        conv_eff = priors.compute_efficiency(gpu, conv_unit, 1.0, harness=self.harness)
         seconds_per_tflop = (1.0 - self.conv_share) / (matmul * matmul_eff) + self.conv_share / (conv * conv_eff)
         return 1.0 / (self.ceiling_tflops(gpu) * seconds_per_tflop)
 
@@ -243,7 +247,7 @@ class StepTimeModel:
             eff, provenance = self.efficiency(gpu)
             per_micro = self.flops_per_sample * micro_batch / (self.ceiling_tflops(gpu) * 1e12 * eff)
             host, fixed = self.host_s, self.fixed_s(gpu)
-            basis = fitted_priors.fitted().basis()
+            basis = fitted_priors.fitted().basis(self.harness)
         allreduce = self.allreduce_s(gpu, n_gpus, nodes, fabric_bytes_per_s)
         seconds = (accumulation - 1) * max(host, per_micro) + max(host, per_micro + fixed) + allreduce
         if n_gpus * nodes > 1 and provenance in ("measured", "fitted"):
@@ -259,7 +263,8 @@ class StepTimeModel:
         comm = parallel.hidden_behind(layout.comm.seconds(gpu.link_gbs, fabric_bytes_per_s, n_gpus),
                                       compute, self.overlap)
         seconds = (accumulation - 1) * max(self.host_s, per_micro) + max(self.host_s, per_micro + fixed) + comm
-        return StepPrediction(seconds, compute, fixed, self.host_s, comm, provenance, fitted_priors.fitted().basis())
+        return StepPrediction(seconds, compute, fixed, self.host_s, comm, provenance,
+                              fitted_priors.fitted().basis(self.harness))
 
     def _is_local(self, gpu: GpuSpec) -> bool:
         return self.local_gpu is not None and gpu.name == self.local_gpu.name
