@@ -59,8 +59,9 @@ BATCH_RANGE_ABOVE_SAMPLES_FIXED = 8  # up to B0 * 8 without one
 NOISE_SCALE_SWEEP = (64.0, 256.0, 1024.0, 4096.0, 16384.0)
 
 # A plan lists every candidate up to this many; beyond, the frontier, the recommendations and
-# the cheapest candidate of each provider x GPU x count x market.
-MAX_LISTED_CANDIDATES = 5000
+# the cheapest candidate of each provider x GPU x count x nodes x market x layout. About 2.7 kB
+# of JSON each: clusters multiply the candidates, and 1,000 keep a plan document near 3 MB.
+MAX_LISTED_CANDIDATES = 1000
 
 # Adding GPUs "pays" while each one still brings this much of its own speed (scaling efficiency).
 SCALING_EFFICIENCY_PAYS = 0.75

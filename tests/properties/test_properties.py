@@ -90,7 +90,7 @@ def test_the_report_validator_refuses_or_passes_never_crashes(index, field, valu
 CATALOG = load_catalog(use_cache=False)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(samples=st.integers(1, 10**15), ref_batch=st.integers(1, 2**24), lr=st.floats(1e-8, 10.0),
        budget=st.one_of(st.none(), st.floats(1e-3, 1e9)), deadline=st.one_of(st.none(), st.floats(1e-3, 1e5)),
        noise=st.one_of(st.none(), st.floats(1.0, 1e9)))
