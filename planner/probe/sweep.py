@@ -327,9 +327,9 @@ class _Sweep:
         if again.status != "ok" or again.step_time_s is None or point.step_time_s is None:
             return point
         faster = again if again.step_time_s < point.step_time_s else point
-        kept = faster.model_copy(update={"measurements": point.measurements + 1,
-                                         "predicted_memory_bytes": point.predicted_memory_bytes,
-                                         **self._derived(faster)})
+        kept = ProbePoint.model_validate(faster.model_dump() | {
+            "measurements": point.measurements + 1, "predicted_memory_bytes": point.predicted_memory_bytes,
+            **self._derived(faster)})
         return self._record(kept, log=True)
 
     def _refine(self) -> _Stop | None:
@@ -362,7 +362,8 @@ class _Sweep:
         self.current = size
         self.watch.phase = f"batch {size}"
         if self.log and size in self.log.previous:
-            return self._record(self.log.previous[size].model_copy(update={"resumed": True}), log=False)
+            resumed = ProbePoint.model_validate(self.log.previous[size].model_dump() | {"resumed": True})
+            return self._record(resumed, log=False)
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled
         self._emit("point-started", batch_size=size)
