@@ -54,12 +54,12 @@ def _reference(args: argparse.Namespace, base: ReferenceRun | None) -> tuple[dic
     return start.model_dump() | given_here, warning
 
 
-def request_from_args(args: argparse.Namespace, report: ProbeReport,
+def request_from_args(args: argparse.Namespace, model_id: str, precision: str,
                       base: PlanRequest | None) -> tuple[PlanRequest, list[str]]:
-    """`base` (the request file, if any) overridden by the flags given; precision defaults to the probe's."""
+    """`base` (the request file, if any) overridden by the flags given; without a file the model is
+    `model_id` and the precision defaults to `precision` (the probe's)."""
     reference, warning = _reference(args, base.reference if base else None)
-    data = base.model_dump() if base else {"model": args.model_config or report.model.id,
-                                           "precision": report.settings.precision}
+    data = base.model_dump() if base else {"model": args.model_config or model_id, "precision": precision}
     data |= given(args, PlanRequest)
     data["workload"] = _workload(args, base.workload if base else None).model_dump()
     data["reference"] = reference
@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     launch = check_emit(args)
     catalog = load_catalog(user_csv=Path(args.prices) if args.prices else None)
     base = load_request(Path(args.request)) if args.request else None  # a bad file fails before a long probe
+    if not args.from_probe:  # so do bad request flags (the probe's precision stood in by the request's default)
+        request_from_args(args, args.model or args.model_config, PlanRequest.model_fields["precision"].default, base)
     report = _probe_report(args, base)
-    request, warnings = request_from_args(args, report, base)
+    request, warnings = request_from_args(args, report.model.id, report.settings.precision, base)
     if report.interrupted:
         warnings.append(f"planned from an interrupted probe: only batch sizes "
                         f"{', '.join(str(p.batch_size) for p in report.ok_points())} were measured")

@@ -297,3 +297,14 @@ def test_the_time_limit_bounds_the_whole_probe_memory_traces_included():
     elapsed = time.perf_counter() - began
     slowest_step = max(p.step_time_max_s or 0.0 for p in report.points)
     assert elapsed <= max(1.1 * limit, limit + slowest_step) + 0.3, (elapsed, report.warnings)  # setup included
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--layouts", "ddp,tp", "--tokens", "1e9"], "--layouts"),
+    ([], "no workload"),
+])
+def test_bad_request_flags_fail_before_the_probe_runs(args, needle):
+    """They failed only after the whole probe (or a 13 s trace of an HF config) had run."""
+    result = batchfit("plan", "--model", "gpt-tiny", *args)
+    assert_one_line_error(result, 2, needle)
+    assert "probe:" not in result.stderr
