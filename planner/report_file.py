@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from planner.contracts.migrate import SchemaVersionError, upgrade
 from planner.contracts.probe import ProbeReport
 from planner.errors import BadInput
 from planner.report_check import check_report
+from providers.textfile import write_text_atomically
 from planner.request_file import DuplicateKey, first_error, read_document, unique_keys
 
 
@@ -42,15 +41,5 @@ def load_probe_report(path: Path) -> ProbeReport:
 
 
 def save_probe_report(report: ProbeReport, path: Path) -> None:
-    """Written whole to a temporary file of its own (unique, so two writers never share one),
-    pushed to disk, then moved into place: never half a report. The temporary file never stays."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(report.model_dump_json(indent=2) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Written whole and atomically (providers/textfile.py): never half a report."""
+    write_text_atomically(path, report.model_dump_json(indent=2) + "\n")

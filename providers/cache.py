@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from providers.registry import REFRESHERS
+from providers.textfile import write_text_atomically
 from providers.schema import CATALOG_SCHEMA_VERSION, Offer, Origin, check_origin
 
 ENV_DIR = "BATCHFIT_CACHE_DIR"
@@ -58,16 +58,7 @@ def write_table(table: CachedTable, directory: Path | None = None) -> Path:
     """Write atomically (temp file + fsync + os.replace); raises OSError when the directory is unusable."""
     target = table_path(table.name, directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{table.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(table.model_dump_json(indent=1))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, table.model_dump_json(indent=1))
     return target
 
 

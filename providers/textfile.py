@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -56,3 +57,19 @@ def read_text(path: Path) -> str:
         raise FileProblem(f"is {guess}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8; "
                           "save it as UTF-8") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """`text` written whole to a unique temporary file beside `path` (two writers never share one),
+    pushed to disk, then moved into place: a reader sees the old file or the new one, never half.
+    The temporary file never stays; OSError when the directory is unusable."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -375,7 +375,8 @@ class _Sweep:
                                memory_provenance="predicted", predicted_memory_bytes=predicted)
         else:
             measured = self._measure(size)
-            point = measured.model_copy(update={"predicted_memory_bytes": predicted, **self._derived(measured)})
+            point = ProbePoint.model_validate(measured.model_dump() | {"predicted_memory_bytes": predicted,
+                                                                       **self._derived(measured)})
         self.last_cost = (size, time.perf_counter() - began)
         return self._record(point, log=True)
 
